@@ -1,0 +1,1 @@
+"""Command-line interface (typer); every command wraps a library function."""

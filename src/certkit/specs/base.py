@@ -1,0 +1,63 @@
+"""Perturbation sets ("specs") over a batch of inputs.
+
+A spec describes, for every sample of a batch, the set of inputs an adversary may choose.
+Attacks use ``project``/``random_start``/``contains``; bound engines use ``input_box`` (and
+richer lifts added by subclasses). Engines never need to know which perturbation they bound.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import torch
+
+from ..errors import CertkitError
+
+
+def check_finite(name: str, t: torch.Tensor) -> None:
+    """Raise a clear error when ``t`` holds NaN or Inf."""
+    if not bool(torch.isfinite(t).all()):
+        raise CertkitError(f"{name} contains NaN or Inf")
+
+
+def as_batch_eps(eps: float | torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """eps as a tensor broadcastable against ``x`` (B, ...): a scalar or one value per sample."""
+    e = torch.as_tensor(eps, dtype=x.dtype, device=x.device)
+    if not bool(torch.isfinite(e).all()):
+        raise CertkitError("eps must be finite")
+    if bool((e < 0).any()):
+        raise CertkitError(f"eps must be >= 0, got {eps}")
+    if e.dim() == 0:
+        return e
+    if e.dim() != 1 or e.shape[0] != x.shape[0]:
+        raise CertkitError(f"eps must be a scalar or have one value per sample ({x.shape[0]})")
+    return e.view(-1, *([1] * (x.dim() - 1)))
+
+
+class Spec(ABC):
+    """A batch of input sets, one per sample."""
+
+    @property
+    @abstractmethod
+    def batch_size(self) -> int:
+        """Number of samples the spec covers."""
+
+    @abstractmethod
+    def input_box(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Elementwise (lower, upper), shape (B, *input_shape), enclosing the set."""
+
+    @abstractmethod
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        """A point of the set for every row of ``x`` (the nearest one where cheap)."""
+
+    @abstractmethod
+    def contains(self, x: torch.Tensor, tol: float = 1e-6) -> torch.Tensor:
+        """Boolean (B,): whether each row of ``x`` lies in its set (up to ``tol``)."""
+
+    @abstractmethod
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` random points of every set, shape (n, B, *input_shape)."""
+
+    def random_start(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One random point per set, shape (B, *input_shape)."""
+        return self.sample(1, generator)[0]
