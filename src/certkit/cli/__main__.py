@@ -1,0 +1,5 @@
+"""``python -m certkit.cli``."""
+
+from .app import main
+
+main()

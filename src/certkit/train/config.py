@@ -1,0 +1,170 @@
+"""Training configuration: one dataclass, loadable from YAML with command-line overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import CertkitError, choice_error
+
+OPTIMIZERS = ("adam", "sgd")
+LR_SCHEDULES = ("constant", "milestones", "cosine")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (saved as the run's ``config.yaml``)."""
+
+    # data
+    data: str = "digits"
+    data_dir: str | None = None
+    download: bool = False
+    train_size: int | None = None
+    test_size: int | None = None
+    val_size: int = 0
+    classes: int | None = None
+    # model and method
+    model: str = "mlp-3x100"
+    method: str = "standard"
+    eps: float = 0.0
+    eps_schedule: str = "constant"
+    eps_start_epoch: int = 0
+    eps_ramp_epochs: int = 0
+    # optimisation
+    epochs: int = 10
+    batch_size: int = 128
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    lr_schedule: str = "constant"
+    milestones: list[int] = field(default_factory=list)
+    gamma: float = 0.1
+    grad_clip: float | None = None
+    # reproducibility and execution
+    seed: int = 0
+    device: str = "cpu"
+    eval_every: int = 1
+    out: str = "runs/latest"
+
+    def validate(self) -> TrainConfig:
+        """Check value ranges and names; raise CertkitError on the first problem."""
+        from ..models import get_architecture
+        from .methods import method_names
+        from .schedules import eps_schedule_names
+
+        get_architecture(self.model)
+        if self.method not in method_names():
+            raise choice_error("training method", self.method, method_names())
+        if self.optimizer not in OPTIMIZERS:
+            raise choice_error("optimizer", self.optimizer, OPTIMIZERS)
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise choice_error("lr schedule", self.lr_schedule, LR_SCHEDULES)
+        if self.eps_schedule not in eps_schedule_names():
+            raise choice_error("eps schedule", self.eps_schedule, eps_schedule_names())
+        for name in ("epochs", "batch_size", "eval_every"):
+            if getattr(self, name) < 1:
+                raise CertkitError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("eps", "weight_decay", "val_size", "eps_start_epoch", "eps_ramp_epochs"):
+            if getattr(self, name) < 0:
+                raise CertkitError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise CertkitError(f"lr must be > 0, got {self.lr}")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise CertkitError(f"grad_clip must be > 0, got {self.grad_clip}")
+        if self.lr_schedule == "milestones" and not self.milestones:
+            raise CertkitError("lr_schedule 'milestones' needs --milestones, e.g. 5,8")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict, as written to ``config.yaml``."""
+        return dataclasses.asdict(self)
+
+
+def field_names() -> list[str]:
+    """Names of every configuration key."""
+    return [f.name for f in dataclasses.fields(TrainConfig)]
+
+
+def _coerce(name: str, value: Any, annotation: Any) -> Any:
+    """Check/convert ``value`` to the field's type (YAML already parsed scalars)."""
+    hint = typing.get_type_hints(TrainConfig)[name] if annotation is None else annotation
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(name, value, args[0])
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v.strip()]
+        if not isinstance(value, list):
+            raise CertkitError(f"config key {name!r} must be a list, got {value!r}")
+        return [_coerce(name, v, item) for v in value]
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise CertkitError(f"config key {name!r} must be true or false, got {value!r}")
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise CertkitError(f"config key {name!r} must be an integer, got {value!r}")
+        try:
+            return int(value)
+        except ValueError:
+            raise CertkitError(f"config key {name!r} must be an integer, got {value!r}") from None
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise CertkitError(f"config key {name!r} must be a number, got {value!r}")
+        try:
+            return float(value)
+        except ValueError:
+            raise CertkitError(f"config key {name!r} must be a number, got {value!r}") from None
+    if hint is str:
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise CertkitError(f"config key {name!r} must be a string, got {value!r}")
+        return str(value)
+    return value
+
+
+def apply_overrides(cfg: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
+    """A copy of ``cfg`` with ``overrides`` (unknown keys / wrong types: CertkitError)."""
+    valid = field_names()
+    clean: dict[str, Any] = {}
+    for key, value in overrides.items():
+        k = key.replace("-", "_")
+        if k not in valid:
+            raise CertkitError(f"unknown config key {key!r}; valid: {', '.join(valid)}")
+        clean[k] = _coerce(k, value, None)
+    return dataclasses.replace(cfg, **clean)
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file into a dict (validated later by :func:`apply_overrides`)."""
+    p = Path(path)
+    if not p.is_file():
+        raise CertkitError(f"config file not found: {p}")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise CertkitError(f"config file {p} is not valid YAML: {err}".splitlines()[0]) from err
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise CertkitError(f"config file {p} must hold a mapping of keys to values")
+    return data
+
+
+def make_config(config_file: str | Path | None = None, **overrides: Any) -> TrainConfig:
+    """Defaults, then the YAML file, then keyword overrides (None values are ignored)."""
+    cfg = TrainConfig()
+    if config_file is not None:
+        cfg = apply_overrides(cfg, load_config_file(config_file))
+    cfg = apply_overrides(cfg, {k: v for k, v in overrides.items() if v is not None})
+    return cfg.validate()
