@@ -81,7 +81,7 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path: Path) -> None:
 
 
 def test_killed_process_resumes_bit_identically(tmp_path: Path) -> None:
-    args = ["--data", "digits", "--model", "cnn1-bn2", "--epochs", "6", "--batch-size", "32",
+    args = ["--data", "digits", "--model", "cnn1-bn1", "--epochs", "10", "--batch-size", "32",
             "--lr", "1e-3", "--lr-schedule", "cosine", "--seed", "1", "--no-progress"]
     cut = tmp_path / "killed"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -125,3 +125,9 @@ def test_grad_clip_and_sgd_milestones_run(tmp_path: Path) -> None:
                 milestones=[2], grad_clip=1.0, val_size=100, out=str(tmp_path / "r"))
     assert res.metrics["lr"] == pytest.approx(0.005)
     assert 0.0 <= res.metrics["val_acc"] <= 1.0
+
+
+def test_progress_bar_shows_epoch_loss_and_rate(tmp_path: Path, capsys) -> None:
+    train(**{**FAST, "progress": True}, out=str(tmp_path / "r"))
+    err = capsys.readouterr().err
+    assert "epoch 3/3" in err and "loss" in err and "ex/s" in err

@@ -35,7 +35,8 @@ class TrainProgress:
 
     def start_epoch(self, epoch: int) -> None:
         if self._progress is not None:
-            self._progress.reset(self._task, total=self.steps, epoch=epoch + 1)
+            self._progress.reset(self._task, total=self.steps)
+            self._progress.update(self._task, epoch=epoch + 1)
 
     def due(self) -> bool:
         """Whether a refresh is due (so callers compute the shown values only then)."""
