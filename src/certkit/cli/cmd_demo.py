@@ -19,7 +19,7 @@ def demo_command(
     debug: DebugOpt = False,
 ) -> None:
     """Train, evaluate (and more as certkit grows) on digits, offline, in minutes."""
-    from ..demo import demo
+    from ..demos import demo
 
     summary = run_guarded(
         lambda: demo(out, data_dir=data_dir, device=device, progress=not json,

@@ -22,7 +22,7 @@ def eval_command(
     debug: DebugOpt = False,
 ) -> None:
     """Clean accuracy of a trained run on its test set (or another dataset/split)."""
-    from ..evaluate import evaluate
+    from ..evaluation import evaluate
 
     summary = run_guarded(lambda: evaluate(run, data=data, data_dir=data_dir, split=split, n=n,
                                            batch_size=batch_size, device=device), debug)

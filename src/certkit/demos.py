@@ -27,7 +27,7 @@ def _train_standard(ctx: dict[str, Any]) -> dict[str, Any]:
 
 
 def _evaluate(ctx: dict[str, Any]) -> dict[str, Any]:
-    from .evaluate import evaluate
+    from .evaluation import evaluate
 
     r = evaluate(ctx["standard"], device=ctx["device"], data_dir=ctx["data_dir"])
     return {"test_acc": r["accuracy"], "n": r["n"]}
