@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from ..train.config import TrainConfig
+from ..train.methods import method_names
 from .common import DebugOpt, JsonOpt, emit, run_guarded
 
 Opt = typer.Option
@@ -35,11 +36,15 @@ def train_command(
     model: Annotated[
         str | None, Opt(help=_h("model", "Architecture (see `certkit models`)."))
     ] = None,
-    method: Annotated[str | None, Opt(help=_h("method", "Training method."))] = None,
+    method: Annotated[
+        str | None, Opt(help=_h("method", f"Training method: {', '.join(method_names())}."))
+    ] = None,
     eps: Annotated[
         float | None, Opt(help=_h("eps", "Target training eps (Linf, pixel space)."))
     ] = None,
-    eps_schedule: Annotated[str | None, Opt(help=_h("eps_schedule", "Eps schedule."))] = None,
+    eps_schedule: Annotated[
+        str | None, Opt(help=_h("eps_schedule", "Eps schedule: constant, linear, smoothed."))
+    ] = None,
     eps_start_epoch: Annotated[
         int | None, Opt(help=_h("eps_start_epoch", "Epoch the eps schedule starts."))
     ] = None,
@@ -58,6 +63,60 @@ def train_command(
     milestones: Annotated[str | None, Opt(help="Epochs where lr *= gamma, e.g. 5,8.")] = None,
     gamma: Annotated[float | None, Opt(help=_h("gamma", "LR decay factor at milestones."))] = None,
     grad_clip: Annotated[float | None, Opt(help="Clip the gradient norm to this value.")] = None,
+    l1: Annotated[float | None, Opt(help=_h("l1", "L1 penalty weight on layer weights."))] = None,
+    alpha: Annotated[
+        float | None, Opt(help=_h("alpha", "fgsm-at: weight of the clean loss."))
+    ] = None,
+    fgsm_random_start: Annotated[
+        bool | None,
+        Opt("--fgsm-random-start/--no-fgsm-random-start",
+            help=_h("fgsm_random_start", "fgsm-at: FGSM step from a random point.")),
+    ] = None,
+    beta: Annotated[
+        float | None, Opt(help=_h("beta", "trades: weight of the KL term (1/lambda)."))
+    ] = None,
+    kappa: Annotated[
+        float | None, Opt(help=_h("kappa", "ibp/crown-ibp/sabr: weight of the natural loss."))
+    ] = None,
+    sabr_lambda: Annotated[
+        float | None,
+        Opt("--sabr-lambda", "--lambda",
+            help=_h("sabr_lambda", "sabr: region radius tau = lambda * eps.")),
+    ] = None,
+    sigma: Annotated[
+        float | None, Opt(help=_h("sigma", "gaussian: std of the input noise."))
+    ] = None,
+    ood_train: Annotated[
+        str | None, Opt(help="oe: outlier training dataset (same input shape).")
+    ] = None,
+    ood_train_size: Annotated[
+        int | None, Opt(help="oe: deterministic subset size of the outlier set.")
+    ] = None,
+    oe_weight: Annotated[
+        float | None, Opt(help=_h("oe_weight", "oe: weight of the outlier loss."))
+    ] = None,
+    attack_steps: Annotated[
+        int | None, Opt(help=_h("attack_steps", "pgd-at/trades/sabr: inner attack steps."))
+    ] = None,
+    attack_restarts: Annotated[
+        int | None, Opt(help=_h("attack_restarts", "pgd-at/sabr: inner PGD restarts."))
+    ] = None,
+    attack_step_size: Annotated[
+        float | None, Opt(help="Inner attack step as a fraction of eps (default 2.5/steps).")
+    ] = None,
+    ibp_init: Annotated[
+        bool | None,
+        Opt("--ibp-init/--no-ibp-init",
+            help="Shi et al. 2021 initialisation (default: on for ibp, crown-ibp, sabr)."),
+    ] = None,
+    warmup_reg: Annotated[
+        float | None,
+        Opt(help="ibp/crown-ibp/sabr: Shi et al. warm-up regulariser weight (default: 0.5 "
+                 "for networks with BatchNorm, 0 without)."),
+    ] = None,
+    warmup_reg_tol: Annotated[
+        float | None, Opt(help=_h("warmup_reg_tol", "Tolerance of the warm-up regularisers."))
+    ] = None,
     data_dir: Annotated[str | None, Opt(help=_h("data_dir", "Dataset root."))] = None,
     download: Annotated[
         bool | None,
@@ -105,6 +164,22 @@ def train_command(
         "milestones": _milestones(milestones),
         "gamma": gamma,
         "grad_clip": grad_clip,
+        "l1": l1,
+        "alpha": alpha,
+        "fgsm_random_start": fgsm_random_start,
+        "beta": beta,
+        "kappa": kappa,
+        "sabr_lambda": sabr_lambda,
+        "sigma": sigma,
+        "ood_train": ood_train,
+        "ood_train_size": ood_train_size,
+        "oe_weight": oe_weight,
+        "attack_steps": attack_steps,
+        "attack_restarts": attack_restarts,
+        "attack_step_size": attack_step_size,
+        "ibp_init": ibp_init,
+        "warmup_reg": warmup_reg,
+        "warmup_reg_tol": warmup_reg_tol,
         "data_dir": data_dir,
         "download": download,
         "train_size": train_size,

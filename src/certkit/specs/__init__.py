@@ -1,6 +1,7 @@
-"""Perturbation sets: boxes, Lp balls (and, in later modules, affine / bias-field sets)."""
+"""Perturbation sets: boxes, Lp balls, affine images of coefficient boxes."""
 
-from .base import Spec
+from .affine import AffineLayer, AffineSet
+from .base import Lifted, Spec
 from .lp import Box, L2Ball, LinfBall
 
-__all__ = ["Box", "L2Ball", "LinfBall", "Spec"]
+__all__ = ["AffineLayer", "AffineSet", "Box", "L2Ball", "Lifted", "LinfBall", "Spec"]

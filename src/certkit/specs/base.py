@@ -8,8 +8,10 @@ richer lifts added by subclasses). Engines never need to know which perturbation
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from ..errors import CertkitError
 
@@ -32,6 +34,24 @@ def as_batch_eps(eps: float | torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     if e.dim() != 1 or e.shape[0] != x.shape[0]:
         raise CertkitError(f"eps must be a scalar or have one value per sample ({x.shape[0]})")
     return e.view(-1, *([1] * (x.dim() - 1)))
+
+
+@dataclass
+class Lifted:
+    """A spec lifted for the bound engines: ``prefix`` (or nothing) then the model, over a set.
+
+    The engines bound ``model(prefix(z))`` for ``z`` in the box ``[lower, upper]``, further
+    intersected with the L2 ball ``||z - l2_center||_2 <= l2_radius`` when ``l2_center`` is
+    given (linear methods use the dual norm there). ``clean`` is the unperturbed engine input
+    (it fixes the batch statistics of train-mode BatchNorm layers).
+    """
+
+    lower: torch.Tensor
+    upper: torch.Tensor
+    clean: torch.Tensor
+    prefix: nn.Module | None = None
+    l2_center: torch.Tensor | None = None
+    l2_radius: torch.Tensor | None = None  # (B,)
 
 
 class Spec(ABC):
@@ -61,3 +81,16 @@ class Spec(ABC):
     def random_start(self, generator: torch.Generator | None = None) -> torch.Tensor:
         """One random point per set, shape (B, *input_shape)."""
         return self.sample(1, generator)[0]
+
+    def to(self, dtype: torch.dtype) -> Spec:
+        """The same set with its tensors in ``dtype``, rebuilt from its definition.
+
+        Certification recomputes bounds in float64; a ball is rebuilt from its centre and
+        radius rather than from the rounded float32 box, so the float64 set is the exact one.
+        """
+        raise CertkitError(f"{type(self).__name__} cannot change its floating-point type")
+
+    def lift(self) -> Lifted:
+        """The set as the engines see it; by default the enclosing box with its midpoint."""
+        lo, hi = self.input_box()
+        return Lifted(lower=lo, upper=hi, clean=(lo + hi) / 2)

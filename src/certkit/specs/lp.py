@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import CertkitError
-from .base import Spec, as_batch_eps, check_finite
+from .base import Lifted, Spec, as_batch_eps, check_finite
 
 Domain = tuple[float, float] | None
 
@@ -44,6 +44,9 @@ class Box(Spec):
         u = _rand((n, *self.lower.shape), self.lower, generator)
         return self.lower + u * (self.upper - self.lower)
 
+    def to(self, dtype: torch.dtype) -> Box:
+        return Box(self.lower.to(dtype), self.upper.to(dtype))
+
     def corners(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` random vertices of every box, shape (n, B, *input_shape)."""
         pick = _rand((n, *self.lower.shape), self.lower, generator) < 0.5
@@ -62,6 +65,16 @@ class LinfBall(Box):
             lo, hi = torch.minimum(lo, x), torch.maximum(hi, x)  # x itself outside the domain
         super().__init__(lo, hi)
         self.center, self.eps, self.domain = x, e, domain
+        self._eps_arg = eps
+
+    def to(self, dtype: torch.dtype) -> LinfBall:
+        eps = self._eps_arg
+        eps = eps.to(dtype) if isinstance(eps, torch.Tensor) else eps
+        return LinfBall(self.center.to(dtype), eps, self.domain)
+
+    def lift(self) -> Lifted:
+        """The (domain-clipped) box, with the ball's centre as the clean input."""
+        return Lifted(lower=self.lower, upper=self.upper, clean=self.center)
 
 
 class L2Ball(Spec):
@@ -74,6 +87,12 @@ class L2Ball(Spec):
     def __init__(self, x: torch.Tensor, eps: float | torch.Tensor, domain: Domain = (0.0, 1.0)):
         check_finite("input", x)
         self.center, self.eps, self.domain = x, as_batch_eps(eps, x), domain
+        self._eps_arg = eps
+
+    def to(self, dtype: torch.dtype) -> L2Ball:
+        eps = self._eps_arg
+        eps = eps.to(dtype) if isinstance(eps, torch.Tensor) else eps
+        return L2Ball(self.center.to(dtype), eps, self.domain)
 
     @property
     def batch_size(self) -> int:
@@ -84,6 +103,13 @@ class L2Ball(Spec):
         if self.domain is not None:
             lo, hi = lo.clamp(*self.domain), hi.clamp(*self.domain)
         return lo, hi
+
+    def lift(self) -> Lifted:
+        """The enclosing box intersected with the ball itself (engines use the dual norm)."""
+        lo, hi = self.input_box()
+        radius = self.eps.reshape(-1).expand(self.center.shape[0])
+        return Lifted(lower=lo, upper=hi, clean=self.center, l2_center=self.center,
+                      l2_radius=radius)
 
     def _clamp(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.domain is None else x.clamp(*self.domain)

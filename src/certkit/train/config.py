@@ -47,6 +47,24 @@ class TrainConfig:
     milestones: list[int] = field(default_factory=list)
     gamma: float = 0.1
     grad_clip: float | None = None
+    l1: float = 0.0
+    # method hyper-parameters (each is read only by the methods named beside it)
+    alpha: float = 0.5  # fgsm-at: weight of the clean loss, 1 - alpha on the FGSM point
+    fgsm_random_start: bool = False  # fgsm-at: FGSM from a random point (Wong et al. 2020)
+    beta: float = 1.0  # trades: weight of the KL term (= 1/lambda of the TRADES paper)
+    kappa: float = 0.0  # ibp, crown-ibp, sabr: weight of the natural loss
+    sabr_lambda: float = 0.4  # sabr: propagation-region radius tau = lambda * eps
+    sigma: float = 0.25  # gaussian: std of the input noise
+    ood_train: str | None = None  # oe: outlier training dataset (same input shape)
+    ood_train_size: int | None = None  # oe: deterministic subset of the outlier set
+    oe_weight: float = 0.5  # oe: weight of the uniform-target loss on outliers
+    attack_steps: int = 10  # pgd-at, trades, sabr: steps of the inner attack
+    attack_restarts: int = 1  # pgd-at, sabr: random restarts of the inner PGD
+    attack_step_size: float | None = None  # inner attacks: step / eps (None: 2.5 / steps)
+    ibp_init: bool | None = None  # Shi et al. 2021 init (None: on for ibp, crown-ibp, sabr)
+    warmup_reg: float | None = None  # ibp, crown-ibp, sabr: Shi et al.'s warm-up regulariser
+    # weight (None: 0.5 for networks with BatchNorm, as in Shi et al.; 0 without BatchNorm)
+    warmup_reg_tol: float = 0.5  # tolerance tau of the warm-up regularisers
     # reproducibility and execution
     seed: int = 0
     device: str = "cpu"
@@ -71,7 +89,8 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "eval_every"):
             if getattr(self, name) < 1:
                 raise CertkitError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("eps", "weight_decay", "val_size", "eps_start_epoch", "eps_ramp_epochs"):
+        for name in ("eps", "weight_decay", "val_size", "eps_start_epoch", "eps_ramp_epochs",
+                     "l1"):
             if getattr(self, name) < 0:
                 raise CertkitError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not self.lr > 0:
@@ -80,6 +99,13 @@ class TrainConfig:
             raise CertkitError(f"grad_clip must be > 0, got {self.grad_clip}")
         if self.lr_schedule == "milestones" and not self.milestones:
             raise CertkitError("lr_schedule 'milestones' needs --milestones, e.g. 5,8")
+        if self.eps_start_epoch + self.eps_ramp_epochs > self.epochs:
+            raise CertkitError(f"the eps schedule ends at epoch "
+                               f"{self.eps_start_epoch + self.eps_ramp_epochs} (eps_start_epoch "
+                               f"+ eps_ramp_epochs), after the last epoch ({self.epochs})")
+        from .methods.checks import check_method_options
+
+        check_method_options(self)
         return self
 
     def to_dict(self) -> dict[str, Any]:

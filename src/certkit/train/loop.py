@@ -20,8 +20,10 @@ from ..models import build_model
 from ..models.predict import accuracy
 from ..runs import append_jsonl, read_jsonl, save_model, write_bytes_atomic
 from .config import TrainConfig, apply_overrides, load_config_file, make_config
+from .init import ibp_initialise, wants_ibp_init
 from .methods import StepContext, get_method
 from .progress import TrainProgress
+from .regularisers import l1_penalty
 from .schedules import eps_at, lr_at
 from .state import has_state, load_state, save_state
 
@@ -139,6 +141,8 @@ def train(
 
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model, info.input_shape, info.num_classes, info.mean, info.std)
+    if wants_ibp_init(cfg):
+        ibp_initialise(model)
     model.to(device)
     opt = _make_optimizer(cfg, model)
     method = get_method(cfg)
@@ -197,8 +201,9 @@ def _run_epoch(cfg: TrainConfig, model: nn.Module, opt: torch.optim.Optimizer, m
             group["lr"] = lr
         ctx = StepContext(eps=eps_at(cfg, epoch, frac), epoch=epoch, frac=frac, config=cfg)
         out = method.loss(model, xb, yb, ctx)
+        loss = out.loss + cfg.l1 * l1_penalty(model) if cfg.l1 > 0 else out.loss
         opt.zero_grad(set_to_none=True)
-        out.loss.backward()
+        loss.backward()
         if cfg.grad_clip is not None:
             nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()

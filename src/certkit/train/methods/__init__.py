@@ -1,13 +1,37 @@
-"""Training methods: one loss object per method, in a registry keyed by name."""
+"""Training methods: one loss object per method, in a registry keyed by name.
+
+=========== ==========================================================================
+standard    CE on clean inputs
+fgsm-at     ``alpha * CE(x) + (1 - alpha) * CE(x_FGSM)``
+pgd-at      CE at the PGD point (Madry et al.)
+trades      ``CE(x) + beta * KL(f(x) || f(x'))`` (Zhang et al.)
+ibp         robust CE on interval bounds (Gowal et al.; Shi et al.'s recipe)
+crown-ibp   robust CE on a beta-mix of CROWN-IBP and IBP bounds (Zhang et al. 2020)
+sabr        robust CE on IBP bounds of a small box around a PGD point (Müller et al.)
+gaussian    CE under Gaussian input noise (randomized-smoothing base classifier)
+oe          CE + weight * CE to uniform on an outlier set (outlier exposure)
+=========== ==========================================================================
+"""
 
 from __future__ import annotations
 
 from ...errors import choice_error
 from ..config import TrainConfig
 from .base import LossOutput, StepContext, TrainingMethod
+from .crown_ibp import CrownIBP
+from .fgsm_at import FGSMAT
+from .gaussian import Gaussian
+from .ibp import IBP
+from .oe import OutlierExposure
+from .pgd_at import PGDAT
+from .sabr import SABR
 from .standard import Standard
+from .trades import TRADES
 
-METHODS: dict[str, type[TrainingMethod]] = {m.name: m for m in [Standard]}
+METHODS: dict[str, type[TrainingMethod]] = {
+    m.name: m
+    for m in [Standard, FGSMAT, PGDAT, TRADES, IBP, CrownIBP, SABR, Gaussian, OutlierExposure]
+}
 
 
 def method_names() -> list[str]:

@@ -32,11 +32,19 @@ class LossOutput:
 
 
 class TrainingMethod(ABC):
-    """One training method = one loss object. Subclasses set ``name`` and ``summary``."""
+    """One training method = one loss object.
+
+    Subclasses set ``name``, ``summary`` and ``reference`` (drive the docs table and the CLI
+    choices), ``uses_eps`` (the method trains against an eps-ball, so ``--eps`` must be > 0)
+    and ``certified`` (the loss is computed from bounds: Shi et al.'s initialisation and
+    warm-up regularisers apply).
+    """
 
     name: ClassVar[str]
     summary: ClassVar[str]
+    reference: ClassVar[str] = ""
     uses_eps: ClassVar[bool] = False
+    certified: ClassVar[bool] = False
 
     @classmethod
     def from_config(cls, cfg: TrainConfig) -> TrainingMethod:

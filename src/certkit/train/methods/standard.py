@@ -14,6 +14,7 @@ class Standard(TrainingMethod):
 
     name = "standard"
     summary = "cross-entropy on clean inputs"
+    reference = "-"
 
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
              ctx: StepContext) -> LossOutput:

@@ -1,0 +1,141 @@
+"""VNN-COMP benchmarks: certkit's complete verifier beside Marabou on the same instances.
+
+    .venv/bin/python benchmarks/vnncomp.py --benchmark acasxu --limit 20 --stride 9 \
+        --timeout 60 --marabou
+
+runs every ``stride``-th row of ``<benchmarks>/<benchmark>/instances.csv`` (up to
+``limit`` of them) with the given timeout (default: the CSV's, 116 s for ACAS Xu), prints
+the verdict of each tool per instance and a summary table (sat / unsat / timeout / other,
+total and median seconds), lists every disagreement (a sat against an unsat is a bug), and
+writes the rows to ``--results`` (CSV). Marabou (``pip install maraboupy==2.0.0``) runs in
+this process with one worker and the same timeout; it is skipped when not installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from certkit.io.vnncomp import Instance, read_instances
+from certkit.verify.complete import VerifyOptions
+from certkit.verify.complete.instances import verify_instance
+
+DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
+
+
+def run_certkit(root: Path, inst: Instance, timeout: float, opts: VerifyOptions) -> tuple[str,
+                                                                                        float]:
+    """certkit's verdict and wall-clock seconds (loading included)."""
+    t0 = time.monotonic()
+    try:
+        v = verify_instance(root / inst.onnx, root / inst.vnnlib, timeout, options=opts)
+        status = v.status
+    except Exception as err:  # report, don't stop the benchmark
+        print(f"  certkit error: {err}", file=sys.stderr)
+        status = "error"
+    return status, time.monotonic() - t0
+
+
+def run_marabou(root: Path, inst: Instance, timeout: float) -> tuple[str, float]:
+    """Marabou's verdict (sat / unsat / timeout / error / ...) and wall-clock seconds."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from maraboupy import Marabou
+    t0 = time.monotonic()
+    try:
+        net = Marabou.read_onnx(str(root / inst.onnx))
+        opts = Marabou.createOptions(verbosity=0, timeoutInSeconds=max(1, int(timeout)))
+        with contextlib.redirect_stdout(io.StringIO()):
+            code, _, _ = net.solve(propertyFilename=str(root / inst.vnnlib), options=opts,
+                                   verbose=False)
+        status = code.lower()
+    except Exception as err:  # Marabou raises bare RuntimeErrors
+        print(f"  marabou error: {err}", file=sys.stderr)
+        status = "error"
+    return status, time.monotonic() - t0
+
+
+def summarize(rows: list[dict[str, Any]], tool: str) -> dict[str, Any]:
+    """Counts and times of one tool's column."""
+    verdicts = [r[f"{tool}_verdict"] for r in rows]
+    secs = [float(r[f"{tool}_seconds"]) for r in rows]
+    return {"tool": tool, "sat": verdicts.count("sat"), "unsat": verdicts.count("unsat"),
+            "timeout": verdicts.count("timeout"),
+            "other": sum(v not in ("sat", "unsat", "timeout") for v in verdicts),
+            "total_s": round(sum(secs), 1), "median_s": round(statistics.median(secs), 2)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--benchmark", default="acasxu", help="acasxu, mnist_fc, vnncomp_test")
+    p.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="benchmarks folder")
+    p.add_argument("--limit", type=int, default=None, help="at most N instances")
+    p.add_argument("--stride", type=int, default=1, help="every K-th instance")
+    p.add_argument("--start", type=int, default=0, help="first row")
+    p.add_argument("--timeout", type=float, default=None, help="override the CSV's timeout")
+    p.add_argument("--marabou", action="store_true", help="also run Marabou")
+    p.add_argument("--strategy", default="auto")
+    p.add_argument("--results", type=Path, default=Path("vnncomp_results.csv"))
+    args = p.parse_args(argv)
+    root = args.root / args.benchmark
+    todo = read_instances(root / "instances.csv")[args.start::args.stride][: args.limit]
+    opts = VerifyOptions(strategy=args.strategy)
+    marabou = args.marabou
+    if marabou:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                import maraboupy  # noqa: F401
+        except ImportError:
+            print("maraboupy is not installed; running certkit only", file=sys.stderr)
+            marabou = False
+    torch.set_num_threads(1)
+    rows: list[dict[str, Any]] = []
+    for i, inst in enumerate(todo):
+        timeout = args.timeout if args.timeout is not None else inst.timeout
+        row: dict[str, Any] = {"instance": inst.name, "timeout": timeout}
+        row["certkit_verdict"], s = run_certkit(root, inst, timeout, opts)
+        row["certkit_seconds"] = round(s, 2)
+        line = (f"[{i + 1}/{len(todo)}] {inst.name:45s} certkit {row['certkit_verdict']:8s} "
+                f"{s:7.2f}s")
+        if marabou:
+            row["marabou_verdict"], s = run_marabou(root, inst, timeout)
+            row["marabou_seconds"] = round(s, 2)
+            line += f"   marabou {row['marabou_verdict']:8s} {s:7.2f}s"
+        print(line, flush=True)
+        rows.append(row)
+        with args.results.open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+    tools = ["certkit"] + (["marabou"] if marabou else [])
+    print(f"\n{args.benchmark}: {len(rows)} instances")
+    print(f"{'tool':8s} {'sat':>4s} {'unsat':>6s} {'timeout':>8s} {'other':>6s} "
+          f"{'total s':>9s} {'median s':>9s}")
+    for t in tools:
+        s = summarize(rows, t)
+        print(f"{s['tool']:8s} {s['sat']:4d} {s['unsat']:6d} {s['timeout']:8d} {s['other']:6d} "
+              f"{s['total_s']:9.1f} {s['median_s']:9.2f}")
+    if marabou:
+        clash = [r for r in rows if {r["certkit_verdict"], r["marabou_verdict"]} ==
+                 {"sat", "unsat"}]
+        print(f"disagreements (sat vs unsat): {len(clash)}")
+        for r in clash:
+            print(f"  {r['instance']}: certkit {r['certkit_verdict']}, marabou "
+                  f"{r['marabou_verdict']}")
+    print(f"rows written to {args.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,112 @@
+"""The registry of bound methods, with the metadata that drives docs, CLI choices and tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ..errors import choice_error
+from .alpha import alpha_crown
+from .backward import Context
+from .crown import linear_intermediate, output_bounds, relaxations
+from .domain import InputDomain
+from .graph import Graph
+from .ibp import folded_spec_interval, interval_bounds
+from .result import BoundOptions, BoundResult
+from .ssip import ssip_bounds
+
+Runner = Callable[[Graph, InputDomain, "Tensor | None", str, BoundOptions], BoundResult]
+
+
+@dataclass(frozen=True)
+class BoundMethod:
+    """One bound method: how intermediate and output bounds are computed, and its source."""
+
+    name: str
+    aliases: tuple[str, ...]
+    intermediate: str
+    output: str
+    reference: str
+    run: Runner
+
+
+def _ibp(g: Graph, d: InputDomain, C: Tensor | None, which: str, o: BoundOptions) -> BoundResult:
+    nodes = interval_bounds(g, d)
+    lo, hi = folded_spec_interval(g, nodes, C)
+    if which == "lower":
+        hi = torch.full_like(hi, float("inf"))
+    elif which == "upper":
+        lo = torch.full_like(lo, -float("inf"))
+    return BoundResult(lo, hi, "ibp", g, nodes)
+
+
+def _crown(g: Graph, d: InputDomain, C: Tensor | None, which: str, o: BoundOptions) -> BoundResult:
+    nodes, relax = linear_intermediate(g, d, full=o.tighten_stable, budget=o.chunk_elements)
+    lo, hi = output_bounds(Context(g, d, relax), C, which, o.chunk_elements)
+    return BoundResult(lo, hi, "crown", g, nodes)
+
+
+def _crown_ibp(g: Graph, d: InputDomain, C: Tensor | None, which: str,
+               o: BoundOptions) -> BoundResult:
+    nodes = interval_bounds(g, d)
+    lo, hi = output_bounds(Context(g, d, relaxations(g, nodes)), C, which, o.chunk_elements)
+    return BoundResult(lo, hi, "crown-ibp", g, nodes)
+
+
+def _ssip(g: Graph, d: InputDomain, C: Tensor | None, which: str, o: BoundOptions) -> BoundResult:
+    nodes, out = ssip_bounds(g, d, C, which, budget=o.chunk_elements)
+    assert out is not None
+    return BoundResult(out[0], out[1], "ssip", g, nodes)
+
+
+def _rsip_ssip(g: Graph, d: InputDomain, C: Tensor | None, which: str,
+               o: BoundOptions) -> BoundResult:
+    ibp = interval_bounds(g, d)
+    nodes, _ = ssip_bounds(g, d, None, "none", reference=ibp, budget=o.chunk_elements)
+    merged = {**ibp, **nodes}
+    lo, hi = output_bounds(Context(g, d, relaxations(g, merged)), C, which, o.chunk_elements)
+    return BoundResult(lo, hi, "rsip-ssip", g, merged)
+
+
+def _alpha(g: Graph, d: InputDomain, C: Tensor | None, which: str, o: BoundOptions) -> BoundResult:
+    (lo, hi), nodes = alpha_crown(g, d, C, which, o)
+    return BoundResult(lo, hi, "alpha-crown", g, nodes)
+
+
+_ZHANG18 = "Zhang et al. 2018 (CROWN); Singh et al. 2019 (DeepPoly)"
+METHODS: dict[str, BoundMethod] = {
+    m.name: m
+    for m in [
+        BoundMethod("ibp", ("box", "interval"), "interval", "interval",
+                    "Gowal et al. 2018; Mirman et al. 2018 (Box)", _ibp),
+        BoundMethod("crown", ("deeppoly", "rsip"), "back-substitution (unstable neurons)",
+                    "back-substitution", _ZHANG18, _crown),
+        BoundMethod("ssip", ("symbolic",), "forward symbolic intervals",
+                    "forward symbolic intervals", "Wang et al. 2018 (ReluVal / Neurify)", _ssip),
+        BoundMethod("crown-ibp", ("rsip-ibp",), "interval", "back-substitution",
+                    "Zhang et al. 2020 (CROWN-IBP)", _crown_ibp),
+        BoundMethod("rsip-ssip", (), "tighter of interval and forward symbolic",
+                    "back-substitution", "Henriksen & Lomuscio 2023 (ROBNET), section 5",
+                    _rsip_ssip),
+        BoundMethod("alpha-crown", ("alpha", "crown-optimized"), "back-substitution",
+                    "back-substitution with optimised lower slopes",
+                    "Xu et al. 2021 (alpha-CROWN)", _alpha),
+    ]
+}
+
+
+def method_names() -> list[str]:
+    """Canonical method names, in registry order."""
+    return list(METHODS)
+
+
+def get_method(name: str) -> BoundMethod:
+    """Look a method up by name or alias (case-insensitive)."""
+    key = name.lower()
+    for m in METHODS.values():
+        if key == m.name or key in m.aliases:
+            return m
+    raise choice_error("bound method", name, [*METHODS, "deeppoly"])

@@ -1,0 +1,102 @@
+"""Forward symbolic interval propagation (SSIP; Wang et al. 2018, ReluVal / Neurify style).
+
+Every node carries a lower and an upper linear form in the engine's input variables. Affine
+layers map the forms exactly (``W+`` on one, ``W-`` on the other); a ReLU scales the forms by
+its relaxation, built from the node's concrete bounds, which are the forms concretised over
+the input set -- optionally intersected with reference bounds (RSIP-SSIP uses IBP's, as
+ROBNET does). Cost grows with the input dimension (one column per input variable): cheap
+over the few coefficients of an :class:`~certkit.specs.AffineSet`, heavy over raw pixels,
+so samples are processed in chunks within the memory budget.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .domain import InputDomain
+from .forms import Forms
+from .graph import Graph
+from .relax import relu_relax
+from .result import Interval
+
+
+def _output_rows(f: Forms, C: Tensor | None, lower: bool) -> tuple[Tensor, Tensor]:
+    """Forms of the lower (or upper) bound of ``C y``: weights (B, n_in, m), offsets (B, m)."""
+    b, n_in = f.wl.shape[:2]
+    wl, wu = f.wl.reshape(b, n_in, -1), f.wu.reshape(b, n_in, -1)
+    bl, bu = f.bl.reshape(b, -1), f.bu.reshape(b, -1)
+    if C is None:
+        return (wl, bl) if lower else (wu, bu)
+    pos, neg = C.clamp(min=0).transpose(1, 2), C.clamp(max=0).transpose(1, 2)
+    lo_w, hi_w = (wl, wu) if lower else (wu, wl)
+    lo_b, hi_b = (bl, bu) if lower else (bu, bl)
+    w = torch.bmm(lo_w, pos) + torch.bmm(hi_w, neg)
+    off = torch.bmm(lo_b.unsqueeze(1), pos) + torch.bmm(hi_b.unsqueeze(1), neg)
+    return w, off.squeeze(1)
+
+
+def _chunk(graph: Graph, domain: InputDomain, C: Tensor | None, which: str,
+           reference: dict[int, Interval] | None) -> tuple[dict[int, Interval], Interval | None]:
+    pre = graph.pre_activations
+    uses: dict[int, int] = {}
+    for node in graph.nodes[1 : graph.output + 1]:
+        for j in node.inputs:
+            uses[j] = uses.get(j, 0) + 1
+    forms: dict[int, Forms] = {0: Forms.identity(domain.lower)}
+    bounds: dict[int, Interval] = {}
+    for node in graph.nodes[1 : graph.output + 1]:
+        assert node.op is not None
+        relax = relu_relax(*bounds[node.inputs[0]]) if node.op.kind == "relu" else None
+        f = node.op.forward_linear(*(forms[j] for j in node.inputs), relax=relax)
+        for j in node.inputs:
+            uses[j] -= 1
+            if uses[j] == 0 and j != 0:
+                del forms[j]
+        forms[node.index] = f
+        if node.index in pre:
+            lo = domain.forms_bounds(f.wl, lower=True) + f.bl
+            hi = domain.forms_bounds(f.wu, lower=False) + f.bu
+            if reference is not None:
+                rl, ru = reference[node.index]
+                lo, hi = torch.maximum(lo, rl), torch.minimum(hi, ru)
+            bounds[node.index] = (lo, hi)
+    if which == "none":
+        return bounds, None
+    f = forms[graph.output]
+    b = domain.batch_size
+    m = f.bl[0].numel() if C is None else C.shape[1]
+    inf = torch.full((b, m), float("inf"), dtype=f.bl.dtype, device=f.bl.device)
+    lower, upper = -inf, inf
+    if which != "upper":
+        w, off = _output_rows(f, C, lower=True)
+        lower = domain.forms_bounds(w, lower=True) + off
+    if which != "lower":
+        w, off = _output_rows(f, C, lower=False)
+        upper = domain.forms_bounds(w, lower=False) + off
+    return bounds, (lower, upper)
+
+
+def ssip_bounds(graph: Graph, domain: InputDomain, C: Tensor | None = None, which: str = "both",
+                reference: dict[int, Interval] | None = None,
+                budget: int = 1 << 25) -> tuple[dict[int, Interval], Interval | None]:
+    """SSIP bounds of every ReLU input and (unless ``which == "none"``) of ``C y``."""
+    b = domain.batch_size
+    n_in = domain.lower[0].numel()
+    width = max(n.numel for n in graph.nodes[: graph.output + 1])
+    step = max(1, budget // max(1, 4 * n_in * width))
+    if step >= b:
+        return _chunk(graph, domain, C, which, reference)
+    parts = []
+    for s in range(0, b, step):
+        rows = slice(s, min(b, s + step))
+        ref = None if reference is None else {k: (lo[rows], hi[rows])
+                                               for k, (lo, hi) in reference.items()}
+        parts.append(_chunk(graph.take(rows), domain.take(rows),
+                            None if C is None else C[rows], which, ref))
+    bounds = {k: (torch.cat([p[0][k][0] for p in parts]), torch.cat([p[0][k][1] for p in parts]))
+              for k in parts[0][0]}
+    if which == "none":
+        return bounds, None
+    out = [p[1] for p in parts]
+    return bounds, (torch.cat([o[0] for o in out if o]), torch.cat([o[1] for o in out if o]))

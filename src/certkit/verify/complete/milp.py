@@ -1,0 +1,156 @@
+"""Mixed-integer encoding of a ReLU chain (HiGHS via ``highspy``), exact up to tolerances.
+
+For one group of output rows the program minimises ``t`` subject to ``C_i y - d_i <= t``:
+the group is unsafe somewhere in the box iff the optimum is <= 0. Inputs lie in the box;
+every hidden neuron gets its pre-activation ``z`` (an equality row); with bounds
+``l <= z <= u`` (CROWN's, from :mod:`.chain_crown`) a stable neuron is exact (``a = z`` or
+``a = 0``) and an unstable one gets the big-M encoding with a binary ``delta``:
+``a >= z, a >= 0, a <= z - l (1 - delta), a <= u delta`` (Tjeng et al. 2019). Split
+constraints of branch and bound fix neurons to a side (``z >= 0`` / ``z <= 0``); with
+``relax=True`` the binaries become continuous (the LP relaxation, exact once every neuron
+is fixed).
+
+HiGHS works with feasibility tolerances (set to 1e-9 here), so a proof needs the solver's
+dual bound above ``margin`` (default ``1e-6 * (1 + |d|)``); candidate counterexamples are
+only candidates until onnxruntime confirms them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from torch import Tensor
+
+from .chain import Chain
+
+
+@dataclass
+class MilpResult:
+    """``unsat`` (dual bound > margin), ``candidate`` (a point with t <= 0), ``timeout`` or
+    ``unknown`` (optimum within the margin of 0, or no solution)."""
+
+    status: str
+    x: np.ndarray | None = None
+    objective: float = float("nan")
+    bound: float = float("nan")
+
+
+class _Model:
+    def __init__(self) -> None:
+        self.lo: list[float] = []
+        self.hi: list[float] = []
+        self.integer: list[int] = []
+        self.rows: list[tuple[np.ndarray, np.ndarray, float, float]] = []
+
+    def var(self, lo: float, hi: float, integer: bool = False) -> int:
+        self.lo.append(lo)
+        self.hi.append(hi)
+        if integer:
+            self.integer.append(len(self.lo) - 1)
+        return len(self.lo) - 1
+
+    def row(self, idx: list[int] | np.ndarray, val: list[float] | np.ndarray, lo: float,
+            hi: float) -> None:
+        self.rows.append((np.asarray(idx, dtype=np.int32), np.asarray(val, dtype=np.float64),
+                          lo, hi))
+
+
+def _encode(chain: Chain, lo: np.ndarray, hi: np.ndarray, C: np.ndarray, d: np.ndarray,
+            lows: list[np.ndarray], ups: list[np.ndarray], splits: list[np.ndarray] | None,
+            relax: bool) -> tuple[_Model, list[int], int]:
+    inf = float("inf")
+    m = _Model()
+    prev = [m.var(float(a), float(b)) for a, b in zip(lo, hi, strict=True)]  # -1: constant 0
+    for k in range(len(chain.hidden)):
+        w = chain.weights[k].numpy()
+        b = chain.biases[k].numpy()
+        s = np.zeros(w.shape[0]) if splits is None else splits[k]
+        cur = []
+        live = np.array([p >= 0 for p in prev])
+        cols = np.array([p for p in prev if p >= 0], dtype=np.int32)
+        for i in range(w.shape[0]):
+            lb = max(float(lows[k][i]), 0.0) if s[i] > 0 else float(lows[k][i])
+            u = min(float(ups[k][i]), 0.0) if s[i] < 0 else float(ups[k][i])
+            if u <= 0:
+                cur.append(-1)
+                if s[i] < 0 and lows[k][i] < 0 < ups[k][i]:  # keep the split constraint
+                    m.row(cols, w[i][live], -inf, -b[i])
+                continue
+            z = m.var(lb, u)
+            m.row(np.append(cols, z), np.append(-w[i][live], 1.0), b[i], b[i])
+            if lb >= 0:
+                cur.append(z)
+                continue
+            a = m.var(0.0, u)
+            delta = m.var(0.0, 1.0, integer=not relax)
+            m.row([a, z], [1.0, -1.0], 0.0, inf)  # a >= z
+            m.row([a, z, delta], [1.0, -1.0, -lb], -inf, -lb)  # a <= z - l (1 - delta)
+            m.row([a, delta], [1.0, -u], -inf, 0.0)  # a <= u delta
+            cur.append(a)
+        prev = cur
+    w = C @ chain.weights[-1].numpy()
+    b = C @ chain.biases[-1].numpy()
+    t = m.var(-inf, inf)
+    live = np.array([p >= 0 for p in prev])
+    cols = np.array([p for p in prev if p >= 0], dtype=np.int32)
+    for i in range(C.shape[0]):
+        m.row(np.append(cols, t), np.append(w[i][live], -1.0), -inf, float(d[i] - b[i]))
+    return m, list(range(len(lo))), t
+
+
+def solve_milp(chain: Chain, lo: Tensor, hi: Tensor, C: Tensor, d: Tensor,
+               lows: list[Tensor], ups: list[Tensor], splits: list[Tensor] | None = None, *,
+               time_limit: float = 60.0, relax: bool = False,
+               margin: float | None = None) -> MilpResult:
+    """Minimise the group's violation over the box (one subdomain; 1-D tensors)."""
+    import highspy
+
+    def np_(t: Tensor) -> np.ndarray:
+        return t.detach().double().reshape(-1).numpy() if t.dim() <= 1 else t.double().numpy()
+
+    model, xs, t = _encode(chain, np_(lo), np_(hi), C.double().numpy(), np_(d),
+                           [np_(x.reshape(-1)) for x in lows], [np_(x.reshape(-1)) for x in ups],
+                           None if splits is None else [s.reshape(-1).numpy() for s in splits],
+                           relax)
+    margin = 1e-6 * (1.0 + float(np.abs(np_(d)).max(initial=0.0))) if margin is None else margin
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", max(0.01, float(time_limit)))
+    h.setOptionValue("threads", 1)
+    for opt in ("primal_feasibility_tolerance", "dual_feasibility_tolerance",
+                "mip_feasibility_tolerance"):
+        h.setOptionValue(opt, 1e-9)
+    n = len(model.lo)
+    h.addVars(n, np.array(model.lo), np.array(model.hi))
+    cost = np.zeros(n)
+    cost[t] = 1.0
+    h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
+    if model.integer:
+        idx = np.array(model.integer, dtype=np.int32)
+        h.changeColsIntegrality(len(idx), idx, np.ones(len(idx), dtype=np.uint8))
+    starts, indices, values, rlo, rhi = [0], [], [], [], []
+    for idx_, val, a, b in model.rows:
+        indices.append(idx_)
+        values.append(val)
+        starts.append(starts[-1] + len(idx_))
+        rlo.append(a)
+        rhi.append(b)
+    h.addRows(len(rlo), np.array(rlo), np.array(rhi), starts[-1],
+              np.array(starts[:-1], dtype=np.int32), np.concatenate(indices).astype(np.int32),
+              np.concatenate(values))
+    h.run()
+    status = h.modelStatusToString(h.getModelStatus())
+    info = h.getInfo()
+    if status == "Infeasible":  # the split constraints exclude every input
+        return MilpResult("unsat", bound=float("inf"))
+    sol = np.array(h.getSolution().col_value) if info.primal_solution_status else None
+    obj = float(info.objective_function_value) if sol is not None else float("nan")
+    bound = float(info.mip_dual_bound) if model.integer else (obj if status == "Optimal"
+                                                                else -float("inf"))
+    if bound > margin:
+        return MilpResult("unsat", objective=obj, bound=bound)
+    if sol is not None and obj <= 0:
+        return MilpResult("candidate", sol[xs], obj, bound)
+    return MilpResult("timeout" if "limit" in status.lower() else "unknown", objective=obj,
+                      bound=bound)

@@ -1,0 +1,203 @@
+"""Branch and bound by ReLU splitting, for networks with many inputs (mnist_fc has 784).
+
+The root gets CROWN bounds for every hidden neuron over the box, tightened by alpha-CROWN
+per neuron (:func:`~.chain_crown.optimized_intermediate`); they are shared by the groups
+(disjuncts) of the region, which are searched one at a time. A subdomain is a set of split
+decisions (neuron ``z >= 0`` or ``z <= 0``), bounded by alpha-beta-CROWN
+(:func:`~.chain_crown.optimized_bound`) with the root's intermediate bounds clamped by its
+splits (with ``refresh``: recomputed under the splits, tighter and much dearer). A child
+keeps its parent's bound where that is better (it lies in the parent's subdomain).
+
+Each round pops a batch of open subdomains (depth first), splits each at the neuron with
+the largest BaBSR-like score ``|lambda_i| * (-u_i l_i) / (u_i - l_i)`` (``lambda_i``: the
+neuron's coefficient in the bound of the most promising row; the product is the
+relaxation's intercept) and bounds both children together. The input that minimises a
+child's linear bound is tried as a counterexample (confirmed in onnxruntime). A subdomain
+with at most ``leaf_unstable`` unstable neurons left goes to the MILP (:mod:`.milp`),
+which proves it (dual bound above its margin) or yields a candidate counterexample.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from torch import Tensor, nn
+
+from . import chain_crown as cc
+from .chain import Chain
+from .counterexample import Checker
+from .deadline import Deadline
+from .input_bab import BabOutcome
+from .milp import solve_milp
+from .spec import RegionSpec
+
+
+def _scores(coeffs: list[Tensor], row: Tensor, relaxes: list[cc.Relax]) -> Tensor:
+    """Branching scores of every hidden neuron (N, total); -1 for neurons not to split."""
+    out = []
+    for lam, r in zip(coeffs, relaxes, strict=True):
+        a = lam.gather(1, row[:, None, None].expand(-1, 1, lam.shape[2])).squeeze(1)
+        icpt = r.icpt.squeeze(1)
+        s = a.abs() * icpt + 1e-9 * icpt
+        out.append(torch.where(r.unstable, s, torch.full_like(s, -1.0)))
+    return torch.cat(out, 1)
+
+
+def _split(splits: Tensor, choice: Tensor) -> Tensor:
+    """Two children per domain: the chosen neuron fixed active (+1) and inactive (-1)."""
+    n = splits.shape[0]
+    kids = splits.repeat(2, 1)
+    idx = torch.arange(2 * n)
+    kids[idx, choice.repeat(2)] = torch.cat([torch.ones(n), -torch.ones(n)]).to(kids.dtype)
+    return kids
+
+
+class ReluBab:
+    """The search for one group of rows ``C y <= d`` over one box."""
+
+    def __init__(self, chain: Chain, model: nn.Module, spec: RegionSpec, rows: Tensor,
+                 checker: Checker, bounds: tuple[list[Tensor], list[Tensor]], *,
+                 iterations: int = 10, leaf_unstable: int = 12, round_seconds: float = 0.5,
+                 refresh: bool = False) -> None:
+        self.chain, self.model, self.spec, self.checker = chain, model, spec, checker
+        self.C, self.d = spec.C[rows], spec.d[rows]
+        self.lo, self.hi = spec.lower[None], spec.upper[None]
+        self.iterations, self.leaf_unstable = iterations, leaf_unstable
+        self.round_seconds = round_seconds
+        self.lows, self.ups = bounds
+        self.refresh = refresh
+        self.sizes = chain.hidden
+        self.stats: dict[str, float] = {"domains": 0, "rounds": 0, "milp": 0}
+
+    def _layers(self, flat: Tensor) -> list[Tensor]:
+        return list(torch.split(flat, self.sizes, dim=1))
+
+    def bound(self, splits: Tensor, iterations: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Lower bounds (N, m), candidate inputs, split choices and unstable counts."""
+        n = splits.shape[0]
+        lo, hi = self.lo.expand(n, -1), self.hi.expand(n, -1)
+        lows = [x.expand(n, -1) for x in self.lows]
+        ups = [x.expand(n, -1) for x in self.ups]
+        parts = self._layers(splits)
+        if self.refresh and len(parts) > 1 and bool((splits != 0).any()):
+            with torch.no_grad():
+                lows, ups = cc.refresh(self.chain, lo, hi, lows, ups, parts, 0)
+        lb, lam, coeffs = cc.optimized_bound(self.chain, lo, hi, self.C, lows, ups, parts,
+                                             iterations=iterations)
+        relaxes = [cc.relax(lows[j], ups[j], parts[j]) for j in range(len(parts))]
+        lbm = lb - self.d
+        row = lbm.argmax(dim=1)
+        a = lam.gather(1, row[:, None, None].expand(-1, 1, lam.shape[2])).squeeze(1)
+        x_star = torch.where(a > 0, lo, hi)
+        score = _scores(coeffs, row, relaxes)
+        unstable = (score >= 0).sum(dim=1)
+        self.stats["domains"] += n
+        return lbm, x_star, score.argmax(dim=1), unstable
+
+    def candidate(self, x: Tensor) -> bool:
+        """Whether any of the inputs ``x`` (N, n_in) is confirmed as a counterexample."""
+        with torch.no_grad():
+            m = self.model(x) @ self.C.T - self.d
+        hit = m.amax(dim=1) <= 0
+        if not bool(hit.any()):
+            return False
+        self.found = self.checker.check(x[hit].numpy(), self.spec.region, limit=4)
+        return self.found is not None
+
+    def leaf(self, splits: Tensor, deadline: Deadline) -> str:
+        """Solve one subdomain exactly: ``unsat``, ``sat`` or ``unknown``."""
+        self.stats["milp"] += 1
+        res = solve_milp(self.chain, self.lo[0], self.hi[0], self.C, self.d,
+                         [x[0] for x in self.lows], [x[0] for x in self.ups],
+                         [s[0] for s in self._layers(splits[None])],
+                         time_limit=min(deadline.remaining(), 30.0))
+        if res.status == "unsat":
+            return "unsat"
+        if res.status == "candidate" and res.x is not None and self.candidate(
+                torch.tensor(res.x, dtype=self.lo.dtype)[None]):
+            return "sat"
+        return "unknown" if res.status != "timeout" else "timeout"
+
+    def run(self, deadline: Deadline) -> BabOutcome:
+        """Search until proven, refuted or out of time."""
+        self.found = None
+        total = sum(self.sizes)
+        root = torch.zeros(1, total, dtype=torch.int8)
+        lbm, x_star, choice, unstable = self.bound(root, 3 * self.iterations)
+        if bool((lbm.amax(dim=1) > 0).all()):
+            return BabOutcome("unsat", stats=self.stats)
+        if self.candidate(x_star):
+            return BabOutcome("sat", self.found, self.stats)
+        stack = [(root, choice, unstable, lbm)]
+        batch, per_child, status = 1, None, "unsat"
+        while stack:
+            if deadline.expired():
+                return BabOutcome("timeout", stats=self.stats)
+            t0 = time.monotonic()
+            splits, choice, unstable, parent = (torch.cat(t) for t in zip(*stack, strict=True))
+            k = min(batch, splits.shape[0])
+            stack = [(splits[:-k], choice[:-k], unstable[:-k], parent[:-k])] \
+                if splits.shape[0] > k else []
+            splits, choice, unstable, parent = (splits[-k:], choice[-k:], unstable[-k:],
+                                                parent[-k:])
+            leaves = unstable <= self.leaf_unstable
+            for i in torch.nonzero(leaves).flatten().tolist():
+                if deadline.expired():
+                    return BabOutcome("timeout", stats=self.stats)
+                got = self.leaf(splits[i], deadline)
+                if got == "sat":
+                    return BabOutcome("sat", self.found, self.stats)
+                if got != "unsat":
+                    status = "unknown" if got == "unknown" else status
+                    if got == "timeout":
+                        return BabOutcome("timeout", stats=self.stats)
+            splits, choice, parent = splits[~leaves], choice[~leaves], parent[~leaves]
+            if splits.shape[0]:
+                kids = _split(splits, choice)
+                lbm, x_star, choice2, unstable2 = self.bound(kids, self.iterations)
+                lbm = torch.maximum(lbm, parent.repeat(2, 1))  # children lie in the parent
+                if self.candidate(x_star):
+                    return BabOutcome("sat", self.found, self.stats)
+                open_ = lbm.amax(dim=1) <= 0
+                if bool(open_.any()):
+                    stack.append((kids[open_], choice2[open_], unstable2[open_], lbm[open_]))
+                spent = (time.monotonic() - t0) / kids.shape[0]
+                per_child = spent if per_child is None else 0.7 * per_child + 0.3 * spent
+                batch = int(max(1, min(2048, self.round_seconds / max(per_child, 1e-7) / 2)))
+            self.stats["rounds"] += 1
+        return BabOutcome(status, stats=self.stats)
+
+
+def root_bounds(chain: Chain, spec: RegionSpec, deadline: Deadline, iterations: int = 20,
+                share: float = 0.25) -> tuple[list[Tensor], list[Tensor]]:
+    """Intermediate bounds of the region's box: CROWN, then alpha-CROWN per neuron for at
+    most ``share`` of the remaining time."""
+    lo, hi = spec.lower[None], spec.upper[None]
+    with torch.no_grad():
+        lows, ups = cc.intermediate(chain, lo, hi)
+    budget = deadline.fraction(share)
+    return cc.optimized_intermediate(chain, lo, hi, lows, ups, iterations, stop=budget.expired)
+
+
+def relu_bab(chain: Chain, model: nn.Module, spec: RegionSpec, checker: Checker,
+             deadline: Deadline, *, root_iterations: int = 20, **kwargs: float) -> BabOutcome:
+    """Every group of the region in turn, sharing the root's intermediate bounds."""
+    bounds = root_bounds(chain, spec, deadline, root_iterations)
+    stats: dict[str, float] = {}
+    status = "unsat"
+    for g in range(spec.n_groups):
+        rows = torch.nonzero(spec.group == g).flatten()
+        if rows.numel() == 0:  # no constraint: every input is unsafe (checked by the caller)
+            status = "unknown"
+            continue
+        search = ReluBab(chain, model, spec, rows, checker, bounds,
+                         **kwargs)  # type: ignore[arg-type]
+        out = search.run(deadline)
+        for key, v in out.stats.items():
+            stats[key] = stats.get(key, 0) + v
+        if out.status in ("sat", "timeout"):
+            return BabOutcome(out.status, out.counterexample, stats)
+        if out.status == "unknown":
+            status = "unknown"
+    return BabOutcome(status, stats=stats)

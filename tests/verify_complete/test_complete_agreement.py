@@ -1,0 +1,56 @@
+"""On tiny random networks, input splitting, ReLU splitting, the MILP and a dense grid agree.
+
+The ground truth of every group (disjunct) is the MILP's optimum ``t*`` of
+``min_x max_i (C_i f(x) - d_i)``; the thresholds are then shifted so that each group's
+optimum is ``+delta`` (safe) or ``-delta`` (unsafe), well away from the solvers'
+tolerances. Exhaustive sampling on a dense grid never goes below the MILP's optimum and
+never finds a counterexample for a safe group. The attack is off, so the branch and bound
+searches have to find counterexamples themselves.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from vc_helpers import make_instance
+
+from certkit.io import parse_vnnlib
+from certkit.io.onnx import load_onnx
+from certkit.verify.complete import VerifyOptions, verify
+
+
+@settings(max_examples=20, deadline=None, derandomize=True,
+          phases=[Phase.explicit, Phase.generate],
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**31 - 1), n_in=st.sampled_from([1, 2]),
+       depth=st.sampled_from([1, 2]),
+       unsafe=st.lists(st.booleans(), min_size=1, max_size=2))
+def test_verdicts_agree(tmp_path: Path, seed: int, n_in: int, depth: int,
+                        unsafe: list[bool]) -> None:
+    onnx_path, prop_path, _ = make_instance(tmp_path, seed, n_in, depth, unsafe)
+    net, prop = load_onnx(onnx_path), parse_vnnlib(prop_path)
+    want = "sat" if any(unsafe) else "unsat"
+    for strategy in ("input", "relu", "milp"):
+        v = verify(net, prop, timeout=30, options=VerifyOptions(strategy=strategy,
+                                                                attack_steps=0))
+        assert v.status == want, (strategy, v)
+        if v.status == "sat":
+            assert v.counterexample is not None
+            assert prop.violated_by(v.counterexample.x, net.run_onnxruntime(
+                v.counterexample.x[None])[0])
+
+
+@pytest.mark.parametrize("bounder", ["engine", "chain"])
+def test_input_splitting_with_either_bounder(tmp_path: Path, bounder: str) -> None:
+    onnx_path, prop_path, _ = make_instance(tmp_path, 7, 2, 2, [False, False])
+    net, prop = load_onnx(onnx_path), parse_vnnlib(prop_path)
+    v = verify(net, prop, timeout=30, options=VerifyOptions(strategy="input", bounder=bounder,
+                                                            attack_steps=0))
+    assert v.status == "unsat"
+    onnx_path, prop_path, _ = make_instance(tmp_path, 8, 2, 2, [False, True])
+    v = verify(load_onnx(onnx_path), parse_vnnlib(prop_path), timeout=30,
+               options=VerifyOptions(strategy="input", bounder=bounder, attack_steps=0))
+    assert v.status == "sat"
