@@ -33,9 +33,48 @@ def _evaluate(ctx: dict[str, Any]) -> dict[str, Any]:
     return {"test_acc": r["accuracy"], "n": r["n"]}
 
 
+def _train_ibp(ctx: dict[str, Any]) -> dict[str, Any]:
+    from .train import train
+
+    res = train(data="digits", model="mlp-3x100", method="ibp", eps=DEMO_EPS, epochs=30,
+                eps_schedule="linear", eps_start_epoch=2, eps_ramp_epochs=15, batch_size=64,
+                lr=2e-3, seed=0, device=ctx["device"], data_dir=ctx["data_dir"],
+                out=str(ctx["out"] / "ibp"), overwrite=True, progress=ctx["progress"])
+    ctx["ibp"] = res.run_dir
+    return {"train_acc": res.metrics["train_acc"], "test_acc": res.metrics["test_acc"]}
+
+
+def _attack(ctx: dict[str, Any]) -> dict[str, Any]:
+    from .analysis import attack_run
+
+    out = {}
+    for name in ("standard", "ibp"):
+        r = attack_run(ctx[name], attack="pgd", eps=DEMO_EPS, steps=50, restarts=5,
+                       loss="margin", data_dir=ctx["data_dir"], device=ctx["device"])
+        out[f"{name}_pgd_acc"] = r["robust_accuracy"]
+    return out
+
+
+def _certify(ctx: dict[str, Any]) -> dict[str, Any]:
+    from .verify import certify_run
+
+    out = {}
+    for name in ("standard", "ibp"):
+        for method in ("ibp", "crown"):
+            r = certify_run(ctx[name], method=method, eps=DEMO_EPS, data_dir=ctx["data_dir"],
+                            device=ctx["device"])
+            out[f"{name}_{method}_certified"] = r["certified_accuracy"]
+    return out
+
+
+DEMO_EPS = 0.05
+
 STEPS: list[tuple[str, Step]] = [
     ("train standard mlp-3x100 on digits", _train_standard),
     ("evaluate the trained run", _evaluate),
+    (f"train IBP mlp-3x100 on digits (eps {DEMO_EPS})", _train_ibp),
+    (f"PGD-50x5 attack at eps {DEMO_EPS}", _attack),
+    (f"certify IBP and CROWN at eps {DEMO_EPS}", _certify),
 ]
 
 

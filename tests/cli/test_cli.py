@@ -105,8 +105,17 @@ def test_corrupt_checkpoint_via_cli(trained: Path, tmp_path: Path) -> None:
 
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     summary = _json(runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--json"]))
-    train_step = next(v for k, v in summary.items() if k.startswith("train standard"))
-    assert train_step["test_acc"] > 0.9
+    def step(prefix: str) -> dict:
+        return next(v for k, v in summary.items() if k.startswith(prefix))
+
+    clean = step("train standard")["test_acc"]
+    assert clean > 0.9
+    attacked, certified = step("PGD"), step("certify")
+    # certified <= attacked <= clean for each network, and IBP training certifies far more
+    assert certified["standard_crown_certified"] <= attacked["standard_pgd_acc"] <= clean
+    ibp_clean = step("train IBP")["test_acc"]
+    assert certified["ibp_crown_certified"] <= attacked["ibp_pgd_acc"] <= ibp_clean
+    assert certified["ibp_ibp_certified"] > certified["standard_ibp_certified"] + 0.3
     assert (tmp_path / "demo" / "standard" / "model.json").exists()
 
 

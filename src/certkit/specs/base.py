@@ -7,6 +7,7 @@ richer lifts added by subclasses). Engines never need to know which perturbation
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -18,7 +19,10 @@ from ..errors import CertkitError
 
 def check_finite(name: str, t: torch.Tensor) -> None:
     """Raise a clear error when ``t`` holds NaN or Inf."""
-    if not bool(torch.isfinite(t).all()):
+    if t.numel() == 0:
+        return
+    lo, hi = torch.aminmax(t.detach())  # one pass; NaN propagates into both
+    if not (math.isfinite(float(lo)) and math.isfinite(float(hi))):
         raise CertkitError(f"{name} contains NaN or Inf")
 
 
