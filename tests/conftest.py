@@ -11,7 +11,11 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("CERTKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 
-torch.set_num_threads(min(2, torch.get_num_threads()))
+# The whole suite runs single-threaded: its tensors are tiny, and on a busy 2-core machine
+# OpenMP's barrier waits make two threads far slower than one. Subprocesses started by tests
+# get OMP_NUM_THREADS=1 too, so results computed in and out of process are comparable.
+torch.set_num_threads(1)
+os.environ["OMP_NUM_THREADS"] = "1"
 
 
 @pytest.fixture
