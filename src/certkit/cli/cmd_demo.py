@@ -15,6 +15,7 @@ def demo_command(
     out: Annotated[Path, typer.Option(help="Directory for the demo runs.")] = Path("runs/demo"),
     data_dir: Annotated[Path | None, typer.Option(help="Dataset root directory.")] = None,
     device: DeviceOpt = "cpu",
+    threads: Annotated[int, typer.Option(help="Torch intra-op threads for the demo.")] = 1,
     json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -22,7 +23,7 @@ def demo_command(
     from ..demos import demo
 
     summary = run_guarded(
-        lambda: demo(out, data_dir=data_dir, device=device, progress=not json,
+        lambda: demo(out, data_dir=data_dir, device=device, threads=threads, progress=not json,
                      log=None if json else lambda m: console.print(f"[bold cyan]{m}")),
         debug,
     )

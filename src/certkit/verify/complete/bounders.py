@@ -51,17 +51,21 @@ class ChainBounder:
 
     Every neuron's pre-activation bounds are back-substituted (see
     :func:`~.chain_crown.intermediate`). ``coefficients`` holds the input coefficients of
-    the last bounds (N, m, n_in), which branching heuristics use.
+    the last bounds (N, m, n_in), which branching heuristics use, ``unstable_counts`` how
+    many neurons each box leaves unstable (N,), which decides when the MILP takes over.
     """
 
     def __init__(self, chain: Chain, alpha_iterations: int = 0) -> None:
         self.chain, self.alpha_iterations = chain, alpha_iterations
         self.name = "chain:" + ("alpha-crown" if alpha_iterations else "crown")
         self.coefficients: Tensor | None = None
+        self.unstable_counts: Tensor | None = None
 
     def lower(self, lower: Tensor, upper: Tensor, C: Tensor) -> Tensor:
         with torch.no_grad():
             lows, ups = intermediate(self.chain, lower, upper)
+        self.unstable_counts = sum(((lo < 0) & (up > 0)).sum(dim=1)
+                                   for lo, up in zip(lows, ups, strict=True))
         if self.alpha_iterations:
             lb, lam, _ = optimized_bound(self.chain, lower, upper, C, lows, ups,
                                          iterations=self.alpha_iterations)

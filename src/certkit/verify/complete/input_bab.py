@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from .bounders import Bounder
 from .counterexample import Checker
 from .deadline import Deadline
+from .leaf import MilpLeaf
 from .result import Counterexample
 from .spec import RegionSpec
 
@@ -79,10 +80,12 @@ class _Stack:
 
 def input_bab(model: nn.Module, spec: RegionSpec, bounder: Bounder, checker: Checker,
               deadline: Deadline, *, lookahead: int = 0, round_seconds: float = 0.3,
-              max_batch: int = 8192, min_width: float = 1e-9) -> BabOutcome:
+              max_batch: int = 8192, min_width: float = 1e-9,
+              leaf: MilpLeaf | None = None) -> BabOutcome:
     """Prove the region safe or find a counterexample by splitting its box.
 
     ``lookahead``: inputs tried per split (0: one, by smear score; at most ``n_in``).
+    ``leaf``: exact solver for boxes the bounder reports with few unstable neurons.
     """
     dtype = spec.lower.dtype
     C, d = spec.C.to(dtype), spec.d.to(dtype)
@@ -116,6 +119,7 @@ def input_bab(model: nn.Module, spec: RegionSpec, bounder: Bounder, checker: Che
         # a child's box lies in its parent's: the parent's bound holds there too (CROWN
         # is not monotone in the box, so this can be tighter)
         c_lbm = torch.maximum(bounder.lower(c_lo, c_hi, C) - d, lbm[rows].repeat(2, 1))
+        counts = getattr(bounder, "unstable_counts", None)
         c_alive = alive[rows].repeat(2, 1) & ~spec.proven(c_lbm + d)
         # a split's value: the children's distances from a proof (a proven child counts 0)
         q = _quality(spec, c_lbm, c_alive).clamp(max=0).view(2, n, k).sum(dim=0)
@@ -123,6 +127,14 @@ def input_bab(model: nn.Module, spec: RegionSpec, bounder: Bounder, checker: Che
         pick = torch.arange(n) * k + (q + 1e-9 * rel).argmax(dim=1)
         sel = torch.cat([pick, pick + n * k])
         c_lo, c_hi, c_alive, c_lbm = c_lo[sel], c_hi[sel], c_alive[sel], c_lbm[sel]
+        if leaf is not None and counts is not None:
+            small = torch.nonzero(c_alive.any(dim=1) & (counts[sel] <= leaf.max_unstable))
+            for i in small.flatten().tolist():
+                c_alive[i], found = leaf(c_lo[i], c_hi[i], c_alive[i])
+                if found is not None:
+                    return BabOutcome("sat", found, stats)
+                if deadline.expired():
+                    break
         stats["domains"] += 2 * n * k
         stats["rounds"] += 1
         keep = c_alive.any(dim=1) & ((c_hi - c_lo).amax(dim=1) > min_width)
