@@ -29,6 +29,7 @@ from .chain_crown import intermediate
 from .counterexample import Checker
 from .deadline import Deadline
 from .input_bab import BabOutcome, input_bab
+from .leaf import MilpLeaf
 from .milp import solve_milp
 from .relu_bab import relu_bab
 from .result import Verdict
@@ -53,6 +54,7 @@ class VerifyOptions:
     method: str = "crown"
     input_split_max: int = 16
     lookahead: int = 5
+    leaf_unstable: int = 8  # input splitting: the MILP decides boxes with this few unstable
     attack_restarts: int = 64
     attack_steps: int = 100  # 0: no attack (branch and bound must find counterexamples)
     attack_share: float = 0.1
@@ -124,11 +126,16 @@ def _prove(net: OnnxNetwork, spec: RegionSpec, chain: Chain | None, checker: Che
         assert chain is not None
         return "relu-bab", relu_bab(chain, net.module64, spec, checker, deadline,
                                     iterations=opts.beta_iterations)
-    use_chain = chain is not None and opts.bounder != "engine"
-    bounder: Bounder = ChainBounder(chain) if use_chain and chain is not None else \
-        EngineBounder(net.module64, opts.method)
+    leaf = None
+    if chain is not None and opts.bounder != "engine":
+        bounder: Bounder = ChainBounder(chain)
+        if opts.leaf_unstable > 0:
+            leaf = MilpLeaf(chain, spec, checker, deadline, opts.leaf_unstable, time_limit=2.0)
+    else:
+        bounder = EngineBounder(net.module64, opts.method)
     return "input-bab", input_bab(net.module64, spec, bounder, checker, deadline,
-                                  lookahead=opts.lookahead, round_seconds=opts.round_seconds)
+                                  lookahead=opts.lookahead, round_seconds=opts.round_seconds,
+                                  leaf=leaf)
 
 
 def verify(net: OnnxNetwork, prop: VnnProperty, *, timeout: float | None = None,
