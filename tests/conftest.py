@@ -24,3 +24,15 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "MNIST" / "raw").is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+SHARED_BENCHMARKS = Path(os.environ.get("CERTKIT_BENCHMARKS", REPO.parent / "shared" /
+                                        "benchmarks"))
+
+
+@pytest.fixture
+def benchmarks() -> Path:
+    """The shared benchmark networks and specs (ACAS Xu, mnist_fc, vnncomp_test), or skip."""
+    if not ((SHARED_BENCHMARKS / "acasxu").is_dir()
+            and (SHARED_BENCHMARKS / "vnncomp_test").is_dir()):
+        pytest.skip(f"benchmarks not found at {SHARED_BENCHMARKS}")
+    return SHARED_BENCHMARKS
