@@ -19,13 +19,8 @@ from certkit.verify import certify, margin_matrix, summarize
 @pytest.fixture(scope="module")
 def digits_model() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
     d = load_dataset("digits")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        model = train_quickly("mlp-3x32", d.train.x, d.train.y, d.info.mean, d.info.std,
-                              epochs=12)
-    finally:
-        torch.set_num_threads(threads)
+    model = train_quickly("mlp-3x32", d.train.x, d.train.y, d.info.mean, d.info.std,
+                          epochs=12)
     return model, d.test.x[:120], d.test.y[:120]
 
 

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 from typer.testing import CliRunner
 from verify_helpers import train_quickly
 
@@ -20,13 +19,8 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = load_dataset("digits")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        model = train_quickly("mlp-2x32", d.train.x, d.train.y, d.info.mean, d.info.std,
-                              epochs=6)
-    finally:
-        torch.set_num_threads(threads)
+    model = train_quickly("mlp-2x32", d.train.x, d.train.y, d.info.mean, d.info.std,
+                          epochs=6)
     path = tmp_path_factory.mktemp("run")
     save_model(path, model, {"architecture": "mlp-2x32", "input_shape": [1, 8, 8],
                              "num_classes": 10, "mean": list(d.info.mean),

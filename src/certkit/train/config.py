@@ -138,20 +138,15 @@ def _coerce(name: str, value: Any, annotation: Any) -> Any:
         if isinstance(value, bool):
             return value
         raise CertkitError(f"config key {name!r} must be true or false, got {value!r}")
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int | str):
-            raise CertkitError(f"config key {name!r} must be an integer, got {value!r}")
+    if hint in (int, float):
+        kind = "an integer" if hint is int else "a number"
+        allowed = int | str if hint is int else int | float | str
+        if isinstance(value, bool) or not isinstance(value, allowed):
+            raise CertkitError(f"config key {name!r} must be {kind}, got {value!r}")
         try:
-            return int(value)
+            return hint(value)
         except ValueError:
-            raise CertkitError(f"config key {name!r} must be an integer, got {value!r}") from None
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise CertkitError(f"config key {name!r} must be a number, got {value!r}")
-        try:
-            return float(value)
-        except ValueError:
-            raise CertkitError(f"config key {name!r} must be a number, got {value!r}") from None
+            raise CertkitError(f"config key {name!r} must be {kind}, got {value!r}") from None
     if hint is str:
         if not isinstance(value, str | int | float) or isinstance(value, bool):
             raise CertkitError(f"config key {name!r} must be a string, got {value!r}")
