@@ -63,7 +63,8 @@ def adversarial_accuracy(
     The attack must build its set per batch (an eps or a spec factory, not a fixed Spec).
     Batches move to ``device`` (default: the model's).
     With ``keep_examples`` the result also holds CPU tensors ``x``, ``x_adv``, ``y``,
-    ``pred_clean`` and ``pred_adv``.
+    ``pred_clean`` and ``pred_adv``, and ``params`` (B, k) when the attack searched a
+    coefficient box (bias fields): the coefficients found, NaN for samples not attacked.
     """
     if attack is None and callable(y) and not isinstance(y, torch.Tensor):
         y, attack = None, y
@@ -77,6 +78,7 @@ def adversarial_accuracy(
     n = clean = robust = 0
     kept: dict[str, list[torch.Tensor]] = {k: [] for k in ("x", "x_adv", "y", "pred_clean",
                                                            "pred_adv")}
+    params: list[torch.Tensor] = []
     start = time.perf_counter()
     try:
         for xb, yb in _batches(x, y, batch_size):
@@ -85,8 +87,14 @@ def adversarial_accuracy(
             pred = _predict(model, xb)
             ok = pred == yb
             x_adv = xb.clone()
+            found = None
             if bool(ok.any()):
                 x_adv[ok] = attack(xb[ok], yb[ok]).to(x_adv.dtype)
+                found = getattr(attack, "last_params", None)
+            if keep_examples and isinstance(found, torch.Tensor) and found.dim() == 2:
+                rows = torch.full((xb.shape[0], found.shape[1]), float("nan"), dtype=found.dtype)
+                rows[ok.cpu()] = found.detach().cpu()
+                params.append(rows)
             pred_adv = _predict(model, x_adv)
             n += xb.shape[0]
             clean += int(ok.sum())
@@ -109,6 +117,8 @@ def adversarial_accuracy(
     }
     if keep_examples:
         out.update({k: torch.cat(v) if v else torch.empty(0) for k, v in kept.items()})
+        if params and sum(p.shape[0] for p in params) == n:
+            out["params"] = torch.cat(params)
     return out
 
 
@@ -116,7 +126,8 @@ def save_examples(path: str | Path, result: dict[str, Any], **meta: Any) -> None
     """Write the examples kept by :func:`adversarial_accuracy` to ``.npz`` (plus ``meta``)."""
     import numpy as np
 
-    arrays = {k: result[k].numpy() for k in ("x", "x_adv", "y", "pred_clean", "pred_adv")}
+    keys = ("x", "x_adv", "y", "pred_clean", "pred_adv", "params")
+    arrays = {k: result[k].numpy() for k in keys if k in result}
     arrays.update({k: np.asarray(v) for k, v in meta.items()})
     with atomic_path(Path(path)) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, **arrays)
@@ -150,10 +161,19 @@ def attack_run(
     batch_size: int = 256,
     seed: int = 0,
     keep_examples: bool = False,
+    spec: str | None = None,
+    order: int = 3,
+    field: str = "multiplicative",
 ) -> dict[str, Any]:
-    """``certkit attack``: attack a run's model on the first ``n`` test samples."""
+    """``certkit attack``: attack a run's model on the first ``n`` test samples.
+
+    ``spec`` None (or ``linf``/``l2``) attacks the ``norm`` ball of radius ``eps``;
+    ``biasfield`` (``order``, ``field``), ``brightness`` and ``contrast`` attack in the
+    coefficient box of that transform (``eps`` the coefficient radius, a fraction).
+    """
     from ..attacks import ATTACKS, LOSSES, make_attack
     from ..attacks.base import check_int, normalise_norm
+    from ..verify.run import BIAS_SPECS, SPECS, spec_factory, spec_label
 
     if attack not in ATTACKS:
         raise choice_error("attack", attack, list(ATTACKS))
@@ -161,7 +181,13 @@ def attack_run(
         raise choice_error("attack loss", loss, list(LOSSES))
     if not math.isfinite(eps) or eps < 0:
         raise CertkitError(f"eps must be finite and >= 0, got {eps}")
+    if spec is not None and spec not in SPECS:
+        raise choice_error("spec", spec, list(SPECS))
+    if spec in ("linf", "l2"):
+        norm = spec
     norm = normalise_norm(norm)
+    bias = spec in BIAS_SPECS
+    target: Any = spec_factory(str(spec), eps, order=order, field=field) if bias else eps
     check_int("steps", steps, 1)
     check_int("restarts", restarts, 1)
     check_int("batch_size", batch_size, 1)
@@ -172,7 +198,7 @@ def attack_run(
     model = opened.model.to(dev)
     options: dict[str, Any] = {"steps": steps, "restarts": restarts, "loss": loss,
                                "targeted": targeted or None, "seed": seed}
-    atk = make_attack(attack, model, eps, norm=norm, strict=False,
+    atk = make_attack(attack, model, target, norm=norm, strict=False,
                       **{k: v for k, v in options.items() if v is not None})
     test = opened.load_data(data_dir).test
     x, y = test.x[:n], test.y[:n]
@@ -180,4 +206,8 @@ def attack_run(
                                keep_examples=keep_examples)
     head = {"run": str(opened.path), "dataset": opened.dataset, "attack": attack, "eps": eps,
             "norm": atk.norm, "device": str(dev)}
+    if bias:
+        head = {**head, "spec": spec_label(str(spec), order, field), "norm": "coefficients"}
+        if spec == "biasfield":
+            head.update(order=order, field=field)
     return {**head, **{k: v for k, v in res.items() if k != "attack"}, "settings": repr(atk)}

@@ -94,6 +94,9 @@ class Attack(ABC):
         self._gen: torch.Generator | None = None
         self._checked, self._labels = False, torch.zeros(0, dtype=torch.long)
         self.num_classes = 0
+        #: the last call's final params when its spec was searched in a coefficient box
+        #: (bias fields, affine sets): (B, k), inside the box; None for plain specs
+        self.last_params: torch.Tensor | None = None
 
     # ----- the verb -----
     def __call__(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -159,8 +162,24 @@ class Attack(ABC):
                                    f"{x.shape[0]}; pass eps or a spec factory to attack batches")
             return s
         eps = torch.as_tensor(s, dtype=x.dtype, device=x.device)
-        ball = LinfBall if self.norm == "linf" else L2Ball
-        return ball(x, eps, self.domain)
+        if self.norm == "linf":
+            ball = LinfBall(x, eps, self.domain)  # checks x for NaN/Inf in the same pass
+            lo, hi = ball.center_range
+            if self.domain is not None and not ball.center_inside and (
+                    lo < self.domain[0] - 1e-6 or hi > self.domain[1] + 1e-6):
+                raise self._domain_error()
+            return ball
+        return L2Ball(x, eps, self.domain)
+
+    def _linf_eps(self) -> bool:
+        """Whether the set is an Linf ball given by its eps (built by :meth:`make_spec`)."""
+        return self.norm == "linf" and not isinstance(self.spec, Spec) and not callable(
+            self.spec)
+
+    def _domain_error(self) -> CertkitError:
+        assert self.domain is not None
+        return CertkitError(f"inputs must lie in [{self.domain[0]}, {self.domain[1]}] "
+                            "(the model carries its own normalisation)")
 
     def describe(self) -> dict[str, Any]:
         """Settings shown by ``repr`` (subclasses add theirs)."""
@@ -178,15 +197,15 @@ class Attack(ABC):
             raise CertkitError("x must be a floating-point tensor of shape (batch, ...)")
         if dtype is not None and x.dtype != dtype:
             raise CertkitError(f"inputs are {x.dtype} but the model is {dtype}")
-        x = x.detach().clone().to(device if device is not None else x.device)
-        if x.numel():
+        # no copy: attacks never write into x (their iterates are new tensors)
+        x = x.detach().to(device if device is not None else x.device)
+        if x.numel() and not self._linf_eps():  # the Linf ball checks x itself (make_spec)
             lo, hi = (float(v) for v in x.aminmax())  # one pass: NaN/Inf and the domain
             if not (math.isfinite(lo) and math.isfinite(hi)):
                 raise CertkitError("input contains NaN or Inf")
             if self.domain is not None and not isinstance(self.spec, Spec) and (
                     lo < self.domain[0] - 1e-6 or hi > self.domain[1] + 1e-6):
-                raise CertkitError(f"inputs must lie in [{self.domain[0]}, {self.domain[1]}] "
-                                   "(the model carries its own normalisation)")
+                raise self._domain_error()
         if y is None:
             if self.needs_labels:
                 raise CertkitError(f"{type(self).__name__} needs labels")
@@ -227,4 +246,5 @@ class Attack(ABC):
         if ok is not None and not bool(ok.all()):
             raise RuntimeError(f"{type(self).__name__} produced {int((~ok).sum())} points "
                                "outside the set; this is a bug in certkit")
+        self.last_params = p.detach() if space.param else None
         return space.to_input(p).detach()

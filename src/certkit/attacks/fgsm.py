@@ -38,11 +38,16 @@ class FGSM(Attack):
         space = SearchSpace(spec)
         idx = torch.arange(x.shape[0], device=x.device)
         g = self.generator(x.device)
-        p0 = space.random(g) if self.random_start else space.center(x)
+        if self.random_start:
+            p0 = space.random(g)
+        elif isinstance(spec, LinfBall) and spec.center is x and spec.center_inside:
+            p0 = x  # already in the set; never written to
+        else:
+            p0 = space.center(x)
         _, _, _, grad = self.loss_grad(space, p0, idx, partial(self.loss_fn, y=y, target=None))
         vertex_rule = space.geometry == "linf" and not isinstance(spec, LinfBall)
         if vertex_rule and not self.random_start and self.rel_step == 1.0:
             lo, hi = space.set.input_box()
             vertex = torch.where(grad > 0, hi, torch.where(grad < 0, lo, p0))
             return space.set.project(vertex)
-        return space.step(p0, grad, self.rel_step)
+        return space.advance(p0, grad, self.rel_step)  # the caller projects onto the set

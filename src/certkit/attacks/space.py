@@ -174,7 +174,7 @@ class SearchSpace:
         s = self.set
         if isinstance(s, Box) and type(s).project is Box.project:  # a clamp: these rows only
             lo, hi = self._row_bounds(s, idx)
-            return torch.maximum(torch.minimum(rows, hi), lo)
+            return torch.clamp(rows, lo, hi)
         if isinstance(s, L2Ball) and type(s).project is L2Ball.project:
             eps = s.eps if s.eps.dim() == 0 else s.eps.flatten()[idx]
             return L2Ball(s.center[idx], eps, s.domain).project(rows)
@@ -185,6 +185,10 @@ class SearchSpace:
         """``rows`` (of rows ``idx``) moved by ``size * radius`` along ``grad``, projected."""
         return self.project_rows(p, idx, rows + self.direction(grad) * (self.radius[idx] * size))
 
+    def advance(self, p: torch.Tensor, grad: torch.Tensor, size: float) -> torch.Tensor:
+        """Every row of ``p`` moved by ``size * radius`` along ``grad``, not yet projected."""
+        return p.addcmul(self.direction(grad), self.radius * size)
+
     def step(self, p: torch.Tensor, grad: torch.Tensor, size: float) -> torch.Tensor:
         """Every row of ``p`` moved along ``grad`` (see :meth:`move`), projected."""
-        return self.set.project(p + self.direction(grad) * (self.radius * size))
+        return self.set.project(self.advance(p, grad, size))

@@ -159,10 +159,18 @@ def gather(t: Tensor, c: OneHot) -> Tensor:
     return t.reshape(t.shape[0], -1).gather(1, c.idx)
 
 
+def _channels_last(a: Tensor) -> bool:
+    """Whether dense rows (B, R, C, H, W) are laid out channels-last within each row."""
+    return a.dim() == 5 and not a.is_contiguous() and a.permute(0, 1, 3, 4, 2).is_contiguous()
+
+
 def dot(c: Coeffs, t: Tensor) -> Tensor:
     """``sum_k A[b, r, k] * t[b, k]`` for a per-neuron tensor ``t`` (B, *shape): (B, R)."""
     if isinstance(c, Dense):
-        a = c.a.flatten(2)
+        a = c.a
+        if _channels_last(a):  # rows straight from a transposed convolution: no copy
+            a, t = a.permute(0, 1, 3, 4, 2), t.permute(0, 2, 3, 1)
+        a = a.flatten(2)
         return torch.bmm(a, t.reshape(t.shape[0], -1, 1).expand(a.shape[0], -1, 1)).squeeze(-1)
     if isinstance(c, OneHot):
         return c.val * gather(t, c)

@@ -13,7 +13,7 @@ from ..errors import CertkitError
 from ..runs import atomic_path
 from .common import DebugOpt, DeviceOpt, JsonOpt, emit, run_guarded
 
-_EXAMPLE_KEYS = ("x", "x_adv", "y", "pred_clean", "pred_adv")
+_EXAMPLE_KEYS = ("x", "x_adv", "y", "pred_clean", "pred_adv", "params")
 
 
 def _pick(result: dict[str, Any], k: int) -> list[int]:
@@ -72,6 +72,14 @@ def attack_command(
     attack: Annotated[str, typer.Option(help="fgsm, pgd, apgd-ce, apgd-dlr or trades.")] = "pgd",
     eps: Annotated[float, typer.Option(help="Perturbation radius in [0, 1] pixel space.")] = 0.1,
     norm: Annotated[str, typer.Option(help="linf or l2.")] = "linf",
+    spec: Annotated[str | None, typer.Option(
+        help="Perturbation set: linf, l2 (= --norm), biasfield, brightness or contrast "
+             "(searched in the coefficient box; --eps is the coefficient radius).")] = None,
+    order: Annotated[int, typer.Option(help="Bias-field polynomial order (--spec biasfield).")
+                     ] = 3,
+    field: Annotated[str, typer.Option(
+        help="Bias fields of --spec biasfield: multiplicative, additive or both.")
+        ] = "multiplicative",
     steps: Annotated[int, typer.Option(help="Steps per restart.")] = 50,
     restarts: Annotated[int, typer.Option(help="Random restarts.")] = 5,
     loss: Annotated[str, typer.Option(help="ce, margin or dlr (PGD, FGSM).")] = "ce",
@@ -84,7 +92,8 @@ def attack_command(
     save_examples: Annotated[Path | None, typer.Option(help="Write x, x_adv, y and the "
                                                        "predictions to this .npz.")] = None,
     grid: Annotated[Path | None, typer.Option(help="Write a PNG grid of originals vs "
-                                              "adversarials.")] = None,
+                                              "adversarials (bias-field specs: originals, "
+                                              "extreme fields, the attack's field).")] = None,
     device: DeviceOpt = "cpu",
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
@@ -94,16 +103,25 @@ def attack_command(
     def go() -> dict[str, Any]:
         from ..analysis.adversarial import attack_run
         from ..analysis.adversarial import save_examples as write_npz
+        from ..runs import load_run
+        from ..verify.run import BIAS_SPECS, spec_factory
 
         keep = save_examples is not None or grid is not None
-        res = attack_run(run, attack=attack, eps=eps, norm=norm, steps=steps,
+        opened = load_run(run)
+        res = attack_run(opened, attack=attack, eps=eps, norm=norm, steps=steps,
                          restarts=restarts, loss=loss, targeted=targeted, n=n,
                          data_dir=data_dir, device=device, batch_size=batch_size, seed=seed,
-                         keep_examples=keep)
+                         keep_examples=keep, spec=spec, order=order, field=field)
         if save_examples is not None:
             write_npz(save_examples, res, eps=eps, attack=attack, norm=res["norm"])
             res["examples"] = str(save_examples)
-        if grid is not None:
+        if grid is not None and spec in BIAS_SPECS:
+            from ..analysis.biasfield_figure import biasfield_figure
+
+            factory = spec_factory(spec, eps, order=order, field=field)
+            biasfield_figure(opened.model, res, factory, grid)  # type: ignore[arg-type]
+            res["grid"] = str(grid)
+        elif grid is not None:
             save_grid(grid, res)
             res["grid"] = str(grid)
         return {k: v for k, v in res.items() if k not in _EXAMPLE_KEYS}

@@ -95,6 +95,15 @@ def train_command(
     oe_weight: Annotated[
         float | None, Opt(help=_h("oe_weight", "oe: weight of the outlier loss."))
     ] = None,
+    rsip_alpha: Annotated[float | None, Opt(
+        help=_h("rsip_alpha", "rsip-ibp/rsip-ssip: weight of the bias-field hinge loss."))
+    ] = None,
+    bias_order: Annotated[int | None, Opt(
+        help=_h("bias_order", "rsip-ibp/rsip-ssip: bias-field order (--eps: its radius)."))
+    ] = None,
+    bias_field: Annotated[str | None, Opt(
+        help=_h("bias_field", "rsip-ibp/rsip-ssip: multiplicative, additive or both."))
+    ] = None,
     attack_steps: Annotated[
         int | None, Opt(help=_h("attack_steps", "pgd-at/trades/sabr: inner attack steps."))
     ] = None,
@@ -174,6 +183,9 @@ def train_command(
         "ood_train": ood_train,
         "ood_train_size": ood_train_size,
         "oe_weight": oe_weight,
+        "rsip_alpha": rsip_alpha,
+        "bias_order": bias_order,
+        "bias_field": bias_field,
         "attack_steps": attack_steps,
         "attack_restarts": attack_restarts,
         "attack_step_size": attack_step_size,

@@ -1,5 +1,7 @@
-"""Output of analyses: CSV tables, PNG figures and (later) the HTML report of a run."""
+"""Output of analyses: CSV tables, PNG figures and the HTML report of runs."""
 
 from .figures import ANALYSIS_DIR, analysis_path, new_figure, save_figure, write_csv
+from .html import build_report
 
-__all__ = ["ANALYSIS_DIR", "analysis_path", "new_figure", "save_figure", "write_csv"]
+__all__ = ["ANALYSIS_DIR", "analysis_path", "build_report", "new_figure", "save_figure",
+           "write_csv"]

@@ -2,6 +2,8 @@
 
 from .affine import AffineLayer, AffineSet
 from .base import Lifted, Spec
+from .biasfield import BiasField, BiasFieldSet, Brightness, Contrast
 from .lp import Box, L2Ball, LinfBall
 
-__all__ = ["AffineLayer", "AffineSet", "Box", "L2Ball", "Lifted", "LinfBall", "Spec"]
+__all__ = ["AffineLayer", "AffineSet", "BiasField", "BiasFieldSet", "Box", "Brightness",
+           "Contrast", "L2Ball", "Lifted", "LinfBall", "Spec"]

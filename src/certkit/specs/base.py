@@ -17,13 +17,19 @@ from torch import nn
 from ..errors import CertkitError
 
 
+def finite_range(name: str, t: torch.Tensor) -> tuple[float, float]:
+    """``(min, max)`` of ``t`` in one pass; a clear error when it holds NaN or Inf."""
+    if t.numel() == 0:
+        return 0.0, 0.0
+    lo, hi = (float(v) for v in torch.aminmax(t.detach()))  # NaN propagates into both
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise CertkitError(f"{name} contains NaN or Inf")
+    return lo, hi
+
+
 def check_finite(name: str, t: torch.Tensor) -> None:
     """Raise a clear error when ``t`` holds NaN or Inf."""
-    if t.numel() == 0:
-        return
-    lo, hi = torch.aminmax(t.detach())  # one pass; NaN propagates into both
-    if not (math.isfinite(float(lo)) and math.isfinite(float(hi))):
-        raise CertkitError(f"{name} contains NaN or Inf")
+    finite_range(name, t)
 
 
 def as_batch_eps(eps: float | torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import CertkitError
-from .base import Lifted, Spec, as_batch_eps, check_finite
+from .base import Lifted, Spec, as_batch_eps, check_finite, finite_range
 
 Domain = tuple[float, float] | None
 
@@ -34,7 +34,7 @@ class Box(Spec):
         return self.lower, self.upper
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.maximum(torch.minimum(x, self.upper), self.lower)
+        return torch.clamp(x, self.lower, self.upper)  # one pass; lower <= upper
 
     def contains(self, x: torch.Tensor, tol: float = 1e-6) -> torch.Tensor:
         ok = (x >= self.lower - tol) & (x <= self.upper + tol)
@@ -57,13 +57,21 @@ class LinfBall(Box):
     """``{x' : ||x' - x||_inf <= eps}`` intersected with ``domain`` (None: unbounded)."""
 
     def __init__(self, x: torch.Tensor, eps: float | torch.Tensor, domain: Domain = (0.0, 1.0)):
-        check_finite("input", x)
+        xmin, xmax = finite_range("input", x)
         e = as_batch_eps(eps, x)
-        lo, hi = x - e, x + e
-        if domain is not None:
-            lo, hi = lo.clamp(*domain), hi.clamp(*domain)
-            lo, hi = torch.minimum(lo, x), torch.maximum(hi, x)  # x itself outside the domain
-        super().__init__(lo, hi)
+        self.center_range = (xmin, xmax)  #: smallest and largest entry of the centre
+        #: whether the centre itself lies in the set (it does unless it is outside the domain)
+        self.center_inside = domain is None or (domain[0] <= xmin and xmax <= domain[1])
+        if domain is not None and self.center_inside:
+            # x inside the domain and eps >= 0: lo <= x <= hi, finite, one clamp each
+            self.lower = (x - e).clamp_(min=domain[0])
+            self.upper = (x + e).clamp_(max=domain[1])
+        else:
+            lo, hi = x - e, x + e
+            if domain is not None:
+                lo, hi = lo.clamp(*domain), hi.clamp(*domain)
+                lo, hi = torch.minimum(lo, x), torch.maximum(hi, x)  # x outside the domain
+            super().__init__(lo, hi)
         self.center, self.eps, self.domain = x, e, domain
         self._eps_arg = eps
 

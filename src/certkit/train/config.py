@@ -58,6 +58,9 @@ class TrainConfig:
     ood_train: str | None = None  # oe: outlier training dataset (same input shape)
     ood_train_size: int | None = None  # oe: deterministic subset of the outlier set
     oe_weight: float = 0.5  # oe: weight of the uniform-target loss on outliers
+    rsip_alpha: float = 1.0  # rsip-ibp, rsip-ssip: weight of the robust hinge loss (eq. 7)
+    bias_order: int = 3  # rsip-ibp, rsip-ssip: bias-field polynomial order (eps = its radius)
+    bias_field: str = "multiplicative"  # rsip-*: multiplicative, additive or both
     attack_steps: int = 10  # pgd-at, trades, sabr: steps of the inner attack
     attack_restarts: int = 1  # pgd-at, sabr: random restarts of the inner PGD
     attack_step_size: float | None = None  # inner attacks: step / eps (None: 2.5 / steps)

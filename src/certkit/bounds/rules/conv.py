@@ -82,9 +82,10 @@ class ConvOp(Op):
             return torch._C._nn.slow_conv_transpose2d(x, self.weight, self.weight.shape[-2:],
                                                       None, self.stride, padding, out_pad,
                                                       self.dilation)
+        # oneDNN is fastest channels-last; the result stays so (later rules accept any layout)
         x = x.contiguous(memory_format=torch.channels_last)
         return F.conv_transpose2d(x, self.weight, None, self.stride, padding, out_pad,
-                                  self.groups, self.dilation).contiguous()
+                                  self.groups, self.dilation)
 
     def _patch_matrix(self, cout: int, ph: int, pw: int) -> tuple[Tensor, tuple[int, ...]]:
         """The transposed convolution of a (C_out, ph, pw) window as a dense matrix."""

@@ -10,6 +10,8 @@ crown-ibp   robust CE on a beta-mix of CROWN-IBP and IBP bounds (Zhang et al. 20
 sabr        robust CE on IBP bounds of a small box around a PGD point (Müller et al.)
 gaussian    CE under Gaussian input noise (randomized-smoothing base classifier)
 oe          CE + weight * CE to uniform on an outlier set (outlier exposure)
+rsip-ibp    CE + alpha * bias-field hinge loss on RSIP/IBP bounds (Henriksen & Lomuscio)
+rsip-ssip   CE + alpha * bias-field hinge loss on RSIP/SSIP bounds (Algorithm 1)
 =========== ==========================================================================
 """
 
@@ -24,13 +26,15 @@ from .gaussian import Gaussian
 from .ibp import IBP
 from .oe import OutlierExposure
 from .pgd_at import PGDAT
+from .rsip import RSIPIBP, RSIPSSIP
 from .sabr import SABR
 from .standard import Standard
 from .trades import TRADES
 
 METHODS: dict[str, type[TrainingMethod]] = {
     m.name: m
-    for m in [Standard, FGSMAT, PGDAT, TRADES, IBP, CrownIBP, SABR, Gaussian, OutlierExposure]
+    for m in [Standard, FGSMAT, PGDAT, TRADES, IBP, CrownIBP, SABR, Gaussian, OutlierExposure,
+              RSIPIBP, RSIPSSIP]
 }
 
 

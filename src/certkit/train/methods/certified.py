@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...bounds import BoundResult, propagate
+from ...bounds.ibp import folded_spec_interval
 from ...specs.base import Lifted
 from ..config import TrainConfig
 from ..regularisers import warmup_regulariser
@@ -42,23 +43,9 @@ def robust_cross_entropy(margin_lower: Tensor, y: Tensor) -> Tensor:
 
 def ibp_margins(res: BoundResult, y: Tensor) -> Tensor:
     """Lower bounds (B, K) of ``z_y - z_j`` from interval bounds, eliding a final Linear."""
-    g = res.graph
-    out = g.nodes[g.output]
-    op = out.op
-    if op is not None and op.kind == "linear" and out.inputs[0] in res.nodes:
-        lo, hi = res.nodes[out.inputs[0]]
-        lo, hi = lo.flatten(1), hi.flatten(1)
-        w = op.weight  # type: ignore[attr-defined]
-        b = op.bias  # type: ignore[attr-defined]
-        wd = w[y].unsqueeze(1) - w.unsqueeze(0)  # (B, K, n)
-        mid = torch.bmm(wd, ((lo + hi) / 2).unsqueeze(-1)).squeeze(-1)
-        rad = torch.bmm(wd.abs(), ((hi - lo) / 2).unsqueeze(-1)).squeeze(-1)
-        lower = mid - rad
-        if b is not None:
-            lower = lower + (b[y].unsqueeze(1) - b.unsqueeze(0))
-        return lower
-    lo, hi = (t.flatten(1) for t in res.nodes[g.output])
-    return lo.gather(1, y[:, None]) - hi
+    out = res.nodes[res.graph.output][0]
+    C = margin_rows(y, out[0].numel(), out.dtype)
+    return folded_spec_interval(res.graph, res.nodes, C)[0]
 
 
 def default_warmup_weight(model: nn.Module) -> float:
