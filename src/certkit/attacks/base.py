@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ..errors import CertkitError, choice_error
+from ..models.kernels import fast_input_gradients
 from ..specs import Box, L2Ball, LinfBall, Spec
 from .space import SearchSpace
 
@@ -53,14 +54,17 @@ def normalise_norm(norm: str) -> str:
 
 @contextmanager
 def frozen(model: nn.Module) -> Iterator[None]:
-    """Eval mode and ``requires_grad=False`` inside; each module's and parameter's state after."""
+    """Eval mode and ``requires_grad=False`` inside (convolutions then back-propagate to their
+    input only, with :func:`~certkit.models.kernels.fast_input_gradients`); each module's and
+    parameter's state after."""
     modes = [(m, m.training) for m in model.modules()]
     flags = [(p, p.requires_grad) for p in model.parameters()]
     model.eval()
     for p, _ in flags:
         p.requires_grad_(False)
     try:
-        yield
+        with fast_input_gradients(model):
+            yield
     finally:
         for m, mode in modes:
             m.training = mode

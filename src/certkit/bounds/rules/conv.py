@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...errors import CertkitError
+from ...models.kernels import conv_transpose2d
 from ..coeffs import Coeffs, Dense, OneHot, Patches, to_dense, window_mask
 from ..forms import Forms, affine_forms
 from ..registry import Interval, Op, register_layer
@@ -74,18 +75,8 @@ class ConvOp(Op):
 
     def _transpose(self, x: Tensor, padding: Pair, out_pad: Pair) -> Tensor:
         """``conv_transpose2d`` with the memory layout that is fastest on CPU for its shape."""
-        cin = self.weight.shape[1] * self.groups
-        if x.device.type != "cpu":
-            return F.conv_transpose2d(x, self.weight, None, self.stride, padding, out_pad,
-                                      self.groups, self.dilation)
-        if cin <= 4 and self.groups == 1:  # few output channels: native beats oneDNN ~2x
-            return torch._C._nn.slow_conv_transpose2d(x, self.weight, self.weight.shape[-2:],
-                                                      None, self.stride, padding, out_pad,
-                                                      self.dilation)
-        # oneDNN is fastest channels-last; the result stays so (later rules accept any layout)
-        x = x.contiguous(memory_format=torch.channels_last)
-        return F.conv_transpose2d(x, self.weight, None, self.stride, padding, out_pad,
-                                  self.groups, self.dilation)
+        return conv_transpose2d(x, self.weight, self.stride, padding, out_pad, self.groups,
+                                self.dilation)
 
     def _patch_matrix(self, cout: int, ph: int, pw: int) -> tuple[Tensor, tuple[int, ...]]:
         """The transposed convolution of a (C_out, ph, pw) window as a dense matrix."""
