@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..attacks.base import model_device_dtype
+from ..devices import resolve_device
 from ..errors import CertkitError, choice_error
 from ..runs import Run, atomic_path, load_run
 
@@ -131,19 +132,6 @@ def save_examples(path: str | Path, result: dict[str, Any], **meta: Any) -> None
     arrays.update({k: np.asarray(v) for k, v in meta.items()})
     with atomic_path(Path(path)) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, **arrays)
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """A torch device that exists here, or a clear error."""
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise CertkitError(f"unknown device {device!r}") from err
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise CertkitError(f"device {device!r} requested but CUDA is not available")
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise CertkitError(f"device {device!r} requested but MPS is not available")
-    return dev
 
 
 def attack_run(

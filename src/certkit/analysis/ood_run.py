@@ -50,7 +50,7 @@ def ood_run(run: str | Path, *, ood: Sequence[str] = ("uniform-noise",),
             data_dir: str | Path | None = None, device: str = "cpu", batch_size: int = 256,
             seed: int = 0) -> dict[str, Any]:
     """AUROC / FPR95 of every detector for every OOD set; writes the table and plots."""
-    from .adversarial import resolve_device
+    from ..devices import resolve_device
 
     names = list(detectors) if detectors is not None else detector_names()
     for d in names:

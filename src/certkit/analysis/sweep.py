@@ -76,7 +76,7 @@ def sweep(runs: str | Path | Sequence[str | Path], *, method: str = "crown",
     :func:`certkit.analysis.max_eps.max_robust_eps`).
     """
     from ..bounds import get_method
-    from .adversarial import resolve_device
+    from ..devices import resolve_device
 
     paths = [runs] if isinstance(runs, str | Path) else list(runs)
     if not paths:

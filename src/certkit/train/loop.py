@@ -15,6 +15,7 @@ import yaml
 from torch import nn
 
 from .. import __version__
+from ..devices import resolve_device
 from ..errors import CertkitError
 from ..models import build_model
 from ..models.predict import accuracy
@@ -46,16 +47,6 @@ def _make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
                                weight_decay=cfg.weight_decay)
     return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-
-
-def _resolve_device(name: str) -> torch.device:
-    try:
-        dev = torch.device(name)
-    except RuntimeError as err:
-        raise CertkitError(f"unknown device {name!r}") from err
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise CertkitError("device 'cuda' requested but CUDA is not available here")
-    return dev
 
 
 def _dataset_options(cfg: TrainConfig) -> dict[str, Any]:
@@ -131,7 +122,7 @@ def train(
         cfg = (apply_overrides(config, {k: v for k, v in overrides.items() if v is not None})
                .validate() if config is not None else make_config(config_file, **overrides))
         run_dir = _prepare_dir(cfg, overwrite)
-    device = _resolve_device(cfg.device)
+    device = resolve_device(cfg.device)
 
     opts = _dataset_options(cfg)
     splits = load_dataset(opts.pop("name"), download=cfg.download, **opts)

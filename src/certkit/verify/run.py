@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from ..bounds import BoundOptions, get_method
+from ..devices import resolve_device
 from ..errors import CertkitError
 from ..runs import append_jsonl, load_run, write_bytes_atomic
 from ..specs import BiasField, Brightness, Contrast, L2Ball, LinfBall
@@ -86,10 +87,7 @@ def certify_run(run: str | Path, *, method: str = "crown", eps: float, spec: str
         raise CertkitError(f"n must be >= 1, got {n}")
     if batch_size < 1:
         raise CertkitError(f"batch size must be >= 1, got {batch_size}")
-    try:
-        dev = torch.device(device)
-    except RuntimeError as err:
-        raise CertkitError(f"unknown device {device!r}") from err
+    dev = resolve_device(device)
     r = load_run(run)
     test = r.load_data(data_dir).test
     x, y = test.x[:n], test.y[:n]

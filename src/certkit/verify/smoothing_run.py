@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..devices import resolve_device
 from ..errors import CertkitError
 from ..report.figures import analysis_path, new_figure, save_figure, write_csv
 from ..runs import Run, append_jsonl, load_run, write_bytes_atomic
@@ -41,10 +42,7 @@ def smoothing_run(run: str | Path | Run, *, sigma: float, n0: int = 100, n: int 
     """
     if num is not None and (isinstance(num, bool) or int(num) != num or num < 1):
         raise CertkitError(f"num must be an integer >= 1, got {num!r}")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise CertkitError(f"unknown device {device!r}") from err
+    dev = resolve_device(device)
     opened = run if isinstance(run, Run) else load_run(run)
     model = opened.model.to(dev).eval()
     smoothed = Smoothed(model, int(opened.meta["num_classes"]), sigma, batch_size=batch_size,

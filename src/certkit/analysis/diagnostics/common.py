@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from ...devices import resolve_device
 from ...errors import CertkitError, choice_error
 from ...runs import Run, load_run
 
@@ -14,10 +15,7 @@ from ...runs import Run, load_run
 def open_run(run: str | Path | Run, device: str = "cpu") -> Run:
     """The run (loaded if a path), its model moved to ``device`` in eval mode."""
     opened = run if isinstance(run, Run) else load_run(run)
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise CertkitError(f"unknown device {device!r}") from err
+    dev = resolve_device(device)
     opened.model.to(dev).eval()
     return opened
 
