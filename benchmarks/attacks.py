@@ -1,7 +1,9 @@
 """certkit attacks vs torchattacks 3.5.1 on a conv-small MNIST model, in one process.
 
-For eps 0.1 and 0.3 (Linf) it runs FGSM, PGD-50 x 5 restarts (CE loss, step 2.5 eps / 50),
-APGD-CE and APGD-DLR (100 steps) from both libraries on the same images and prints robust
+For eps 0.1 and 0.3 (Linf) it runs FGSM, PGD-50 x 5 restarts (CE loss) twice -- each library
+with its default step (ours: 0.2 eps halved at steps 25 and 38; torchattacks: 2/255), and both
+with Madry et al.'s constant 2.5 eps / 50 -- then APGD-CE and APGD-DLR (100 steps) from both
+libraries on the same images and prints robust
 accuracy (mean over ``--repeats`` seeds) and seconds per 1,000 images (fastest run), with
 ratios (ours / theirs). torchattacks' PGD has no restarts; five of them are chained with its
 ``MultiAttack`` (each restart attacks the images still classified correctly), the usual way
@@ -87,12 +89,17 @@ def pairs(model: nn.Module, eps: float, seed: int) -> dict[str, tuple[AttackFn, 
         raise SystemExit("needs torchattacks: .venv/bin/pip install torchattacks==3.5.1 "
                          "-c constraints.txt && .venv/bin/pip uninstall -y torchvision") from err
 
-    alpha = 2.5 * eps / 50
-    ta_pgd = ta.MultiAttack([ta.PGD(model, eps=eps, alpha=alpha, steps=50, random_start=True)
-                             for _ in range(5)])
+    def ta_pgd(**step: float) -> AttackFn:
+        return ta.MultiAttack([ta.PGD(model, eps=eps, steps=50, random_start=True, **step)
+                               for _ in range(5)])
+
+    madry = 2.5 / 50
     return {
         "FGSM": (FGSM(model, eps), ta.FGSM(model, eps=eps)),
-        "PGD-50x5 (CE)": (PGD(model, eps, steps=50, restarts=5, seed=seed), ta_pgd),
+        "PGD-50x5 (CE)": (PGD(model, eps, steps=50, restarts=5, seed=seed), ta_pgd()),
+        "PGD-50x5 (CE, 2.5eps/50)": (PGD(model, eps, steps=50, restarts=5, rel_step=madry,
+                                         schedule="constant", seed=seed),
+                                     ta_pgd(alpha=madry * eps)),
         "APGD-CE-100": (APGD(model, eps, steps=100, loss="ce", seed=seed),
                         ta.APGD(model, eps=eps, steps=100, loss="ce", seed=seed)),
         "APGD-DLR-100": (APGD(model, eps, steps=100, loss="dlr", seed=seed),
@@ -118,6 +125,8 @@ def main() -> None:
     ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                     help="wall-clock time, or this process's CPU time (steadier on a busy "
                          "machine; use with --threads 1)")
+    ap.add_argument("--attacks", nargs="+", metavar="NAME",
+                    help="only these rows (prefixes of the names: FGSM PGD APGD-CE APGD-DLR)")
     ap.add_argument("--json", type=Path, help="also write the rows as JSON here")
     args = ap.parse_args()
     if args.threads:
@@ -130,13 +139,15 @@ def main() -> None:
         clean = float((model(x).argmax(1) == y).float().mean())
     print(f"conv-small MNIST, {x.shape[0]} test images, clean accuracy {clean:.4f}, "
           f"{torch.get_num_threads()} threads, device {args.device}, {args.clock} clock\n")
-    head = (f"{'eps':>5} {'attack':<14} {'acc ours':>9} {'acc TA':>8} {'diff':>7} "
+    head = (f"{'eps':>5} {'attack':<24} {'acc ours':>9} {'acc TA':>8} {'diff':>7} "
             f"{'s/1k ours':>10} {'s/1k TA':>9} {'time ratio':>10}")
     print(head)
     print("-" * len(head))
     rows = []
     for eps in args.eps:
         for name in pairs(model, eps, 0):
+            if args.attacks and not any(name.startswith(a) for a in args.attacks):
+                continue
             acc_o, acc_t, t_o, t_t = [], [], [], []
             for rep in range(args.repeats):  # alternate the libraries; seeds 0, 1, ...
                 seed = args.seed + rep
@@ -153,7 +164,7 @@ def main() -> None:
                    "time_ratio": min(t_o) / min(t_t), "acc_ours_runs": acc_o,
                    "acc_ta_runs": acc_t}
             rows.append(row)
-            print(f"{eps:>5.2f} {name:<14} {row['acc_ours']:>9.4f} {row['acc_ta']:>8.4f} "
+            print(f"{eps:>5.2f} {name:<24} {row['acc_ours']:>9.4f} {row['acc_ta']:>8.4f} "
                   f"{row['acc_ours'] - row['acc_ta']:>+7.4f} {row['s_per_1k_ours']:>10.2f} "
                   f"{row['s_per_1k_ta']:>9.2f} {row['time_ratio']:>10.2f}", flush=True)
     if args.json:

@@ -9,6 +9,11 @@ the verdict of each tool per instance and a summary table (sat / unsat / timeout
 total and median seconds), lists every disagreement (a sat against an unsat is a bug), and
 writes the rows to ``--results`` (CSV). Marabou (``pip install maraboupy==2.0.0``) runs in
 this process with one worker and the same timeout; it is skipped when not installed.
+On two cores the tools can run side by side, one process each, and be joined afterwards:
+
+    .venv/bin/python benchmarks/vnncomp.py --tools certkit --results ck.csv &
+    .venv/bin/python benchmarks/vnncomp.py --tools marabou --results mb.csv
+    .venv/bin/python benchmarks/vnncomp.py --combine ck.csv mb.csv
 """
 
 from __future__ import annotations
@@ -75,6 +80,34 @@ def summarize(rows: list[dict[str, Any]], tool: str) -> dict[str, Any]:
             "total_s": round(sum(secs), 1), "median_s": round(statistics.median(secs), 2)}
 
 
+def print_summary(name: str, rows: list[dict[str, Any]], tools: list[str]) -> None:
+    """The summary table and every sat-vs-unsat disagreement."""
+    print(f"\n{name}: {len(rows)} instances")
+    print(f"{'tool':8s} {'sat':>4s} {'unsat':>6s} {'timeout':>8s} {'other':>6s} "
+          f"{'total s':>9s} {'median s':>9s}")
+    for t in tools:
+        s = summarize(rows, t)
+        print(f"{s['tool']:8s} {s['sat']:4d} {s['unsat']:6d} {s['timeout']:8d} {s['other']:6d} "
+              f"{s['total_s']:9.1f} {s['median_s']:9.2f}")
+    if len(tools) > 1:
+        clash = [r for r in rows if {r["certkit_verdict"], r["marabou_verdict"]} ==
+                 {"sat", "unsat"}]
+        print(f"disagreements (sat vs unsat): {len(clash)}")
+        for r in clash:
+            print(f"  {r['instance']}: certkit {r['certkit_verdict']}, marabou "
+                  f"{r['marabou_verdict']}")
+
+
+def combine(paths: list[Path]) -> list[dict[str, Any]]:
+    """Rows of several results CSVs (e.g. one per tool, run separately) joined by instance."""
+    joined: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        with path.open() as f:
+            for row in csv.DictReader(f):
+                joined.setdefault(row["instance"], {}).update(row)
+    return list(joined.values())
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--benchmark", default="acasxu", help="acasxu, mnist_fc, vnncomp_test")
@@ -84,55 +117,53 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--start", type=int, default=0, help="first row")
     p.add_argument("--timeout", type=float, default=None, help="override the CSV's timeout")
     p.add_argument("--marabou", action="store_true", help="also run Marabou")
+    p.add_argument("--tools", default=None,
+                   help="comma-separated tools to run (certkit, marabou; default: certkit, "
+                        "plus marabou with --marabou), e.g. one per process on two cores")
+    p.add_argument("--combine", type=Path, nargs="+", metavar="CSV",
+                   help="only print the summary of these results CSVs, joined by instance")
     p.add_argument("--strategy", default="auto")
+    p.add_argument("--alpha-iterations", type=int, default=VerifyOptions.alpha_iterations,
+                   help="input splitting: alpha-CROWN steps on the output rows (0: CROWN)")
     p.add_argument("--results", type=Path, default=Path("vnncomp_results.csv"))
     args = p.parse_args(argv)
+    if args.combine:
+        rows = combine(args.combine)
+        tools = [t for t in ("certkit", "marabou") if f"{t}_verdict" in rows[0]]
+        print_summary(args.benchmark, rows, tools)
+        return 0
     root = args.root / args.benchmark
     todo = read_instances(root / "instances.csv")[args.start::args.stride][: args.limit]
-    opts = VerifyOptions(strategy=args.strategy)
-    marabou = args.marabou
-    if marabou:
+    opts = VerifyOptions(strategy=args.strategy, alpha_iterations=args.alpha_iterations)
+    tools = (args.tools.split(",") if args.tools else
+             ["certkit"] + (["marabou"] if args.marabou else []))
+    if "marabou" in tools:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 import maraboupy  # noqa: F401
         except ImportError:
             print("maraboupy is not installed; running certkit only", file=sys.stderr)
-            marabou = False
+            tools = [t for t in tools if t != "marabou"]
     torch.set_num_threads(1)
     rows: list[dict[str, Any]] = []
     for i, inst in enumerate(todo):
         timeout = args.timeout if args.timeout is not None else inst.timeout
         row: dict[str, Any] = {"instance": inst.name, "timeout": timeout}
-        row["certkit_verdict"], s = run_certkit(root, inst, timeout, opts)
-        row["certkit_seconds"] = round(s, 2)
-        line = (f"[{i + 1}/{len(todo)}] {inst.name:45s} certkit {row['certkit_verdict']:8s} "
-                f"{s:7.2f}s")
-        if marabou:
-            row["marabou_verdict"], s = run_marabou(root, inst, timeout)
-            row["marabou_seconds"] = round(s, 2)
-            line += f"   marabou {row['marabou_verdict']:8s} {s:7.2f}s"
+        line = f"[{i + 1}/{len(todo)}] {inst.name:45s}"
+        for tool in tools:
+            runner = run_certkit if tool == "certkit" else run_marabou
+            args_ = (root, inst, timeout, opts) if tool == "certkit" else (root, inst, timeout)
+            row[f"{tool}_verdict"], s = runner(*args_)
+            row[f"{tool}_seconds"] = round(s, 2)
+            line += f"   {tool} {row[f'{tool}_verdict']:8s} {s:7.2f}s"
         print(line, flush=True)
         rows.append(row)
         with args.results.open("w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=list(rows[0]))
             w.writeheader()
             w.writerows(rows)
-    tools = ["certkit"] + (["marabou"] if marabou else [])
-    print(f"\n{args.benchmark}: {len(rows)} instances")
-    print(f"{'tool':8s} {'sat':>4s} {'unsat':>6s} {'timeout':>8s} {'other':>6s} "
-          f"{'total s':>9s} {'median s':>9s}")
-    for t in tools:
-        s = summarize(rows, t)
-        print(f"{s['tool']:8s} {s['sat']:4d} {s['unsat']:6d} {s['timeout']:8d} {s['other']:6d} "
-              f"{s['total_s']:9.1f} {s['median_s']:9.2f}")
-    if marabou:
-        clash = [r for r in rows if {r["certkit_verdict"], r["marabou_verdict"]} ==
-                 {"sat", "unsat"}]
-        print(f"disagreements (sat vs unsat): {len(clash)}")
-        for r in clash:
-            print(f"  {r['instance']}: certkit {r['certkit_verdict']}, marabou "
-                  f"{r['marabou_verdict']}")
+    print_summary(args.benchmark, rows, tools)
     print(f"rows written to {args.results}")
     return 0
 

@@ -71,3 +71,18 @@ def test_early_stop_attacks_only_unbroken_samples(digits_mlp: nn.Module,
         broken = digits_mlp(x_adv).argmax(1) != y
         assert int(broken.sum()) > 50
     assert counts[True] < 0.5 * counts[False]
+
+
+def test_linf_random_start_is_clipped_uniform() -> None:
+    """Madry et al.'s start: x + U(-eps, eps) clipped, so a pixel at 0 starts at exactly 0
+    half of the time and uniform in (0, eps] otherwise."""
+    from certkit.attacks.space import SearchSpace
+    from certkit.specs import LinfBall
+
+    x = torch.zeros(4, 1000)
+    x[:, 500:] = 0.5
+    p = SearchSpace(LinfBall(x, 0.1), copies=3).random(torch.Generator().manual_seed(0))
+    edge, inner = p[:, :500], p[:, 500:]
+    assert abs(float((edge == 0).float().mean()) - 0.5) < 0.02
+    assert float(edge.max()) <= 0.1 and float(edge.min()) >= 0.0
+    assert abs(float(inner.mean()) - 0.5) < 0.005 and float((inner - 0.5).abs().max()) <= 0.1

@@ -65,3 +65,64 @@ def test_split_bounds_are_sound(seed: int, width: int, depth: int, n_split: int)
         for k in range(len(chain.hidden)):  # intermediate bounds contain the pre-activations
             z = chain.pre_activations(x)[k]
             assert bool((z >= lows[k] - 1e-9).all() and (z <= ups[k] + 1e-9).all())
+
+
+@settings(max_examples=20, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 10_000), width=st.integers(2, 8), depth=st.integers(1, 4),
+       scale=st.floats(0.01, 2.0))
+def test_forward_intermediate_is_sound_and_inside_interval_bounds(seed: int, width: int,
+                                                                   depth: int,
+                                                                   scale: float) -> None:
+    """Forward bounds contain every sampled pre-activation, are exact on the first layer and
+    never looser than interval arithmetic."""
+    net = _net(seed, [3] + [width] * depth + [2])
+    chain = extract_chain(net, 3)
+    assert chain is not None
+    gen = torch.Generator().manual_seed(seed)
+    lo = torch.rand(5, 3, generator=gen, dtype=torch.float64) - 0.5
+    hi = lo + scale * torch.rand(5, 3, generator=gen, dtype=torch.float64)
+    lows, ups = cc.forward_intermediate(chain, lo, hi)
+    x = lo + (hi - lo) * torch.rand(3000, 5, 3, generator=gen, dtype=torch.float64)
+    for z, low, up in zip(chain.pre_activations(x.reshape(-1, 3)), lows, ups, strict=True):
+        z = z.reshape(3000, 5, -1)
+        assert bool((z >= low - 1e-9).all()) and bool((z <= up + 1e-9).all())
+    il, iu = lo, hi  # interval arithmetic, layer by layer
+    for k, (w, b) in enumerate(zip(chain.weights[:-1], chain.biases[:-1], strict=True)):
+        if k:
+            il, iu = il.clamp(min=0), iu.clamp(min=0)
+        mid, rad = (il + iu) / 2, (iu - il) / 2
+        il, iu = mid @ w.T + b - rad @ w.abs().T, mid @ w.T + b + rad @ w.abs().T
+        assert bool((lows[k] >= il - 1e-9).all()) and bool((ups[k] <= iu + 1e-9).all())
+        if k == 0:
+            assert lows[0].allclose(il) and ups[0].allclose(iu)
+
+
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 10_000), width=st.integers(2, 6), depth=st.integers(1, 3),
+       n_split=st.integers(0, 3))
+def test_compact_milp_has_the_layered_optimum(seed: int, width: int, depth: int,
+                                              n_split: int) -> None:
+    """The MILP over inputs and unstable neurons only has the optimum of the one with a
+    variable per neuron, split constraints included."""
+    from certkit.verify.complete import milp
+
+    net = _net(seed, [2] + [width] * depth + [3])
+    chain = extract_chain(net, 2)
+    assert chain is not None
+    gen = torch.Generator().manual_seed(seed)
+    lo = torch.rand(2, generator=gen, dtype=torch.float64) - 1
+    hi = lo + torch.rand(2, generator=gen, dtype=torch.float64) + 0.1
+    lows, ups = cc.intermediate(chain, lo[None], hi[None])
+    splits = [torch.zeros(n, dtype=torch.int8) for n in chain.hidden]
+    for _ in range(n_split):
+        k = int(torch.randint(len(splits), (1,), generator=gen))
+        i = int(torch.randint(chain.hidden[k], (1,), generator=gen))
+        splits[k][i] = 1 if bool(torch.rand(1, generator=gen) < 0.5) else -1
+    C = torch.randn(2, 3, generator=gen, dtype=torch.float64)
+    d = torch.zeros(2, dtype=torch.float64)
+    args = (chain, lo, hi, C, d, [x[0] for x in lows], [x[0] for x in ups], splits)
+    a = milp.solve_milp(*args, time_limit=30, encoding="compact")
+    b = milp.solve_milp(*args, time_limit=30, encoding="layered")
+    assert a.status == b.status
+    if a.status in ("unsat", "candidate") and b.bound < float("inf"):
+        assert abs(a.objective - b.objective) <= 1e-3 * (1 + abs(b.objective))

@@ -3,6 +3,12 @@
 Linf sets take signed-gradient steps, L2 balls normalised-gradient steps, of
 ``rel_step * eps`` (``rel_step * half-width`` per coordinate for a general box). The SABR
 evaluation protocol is ``PGD(model, eps, steps=50, restarts=5, loss="margin", targeted=True)``.
+
+The default step is large and decays: ``min(2.5, 10 / steps) * eps``, halved after half and
+again after three quarters of the steps (0.2, 0.1, 0.05 eps for 50 steps). Long attacks with
+Madry et al.'s constant ``2.5 * eps / steps`` travel too little per step to leave poor
+starting points (``benchmarks/attacks.py`` measures both); adversarial training passes its
+own constant step.
 """
 
 from __future__ import annotations
@@ -47,9 +53,9 @@ class PGD(IterativeAttack):
         steps: gradient steps per restart.
         restarts: random restarts, run together as copies of the batch.
         loss: ``"ce"``, ``"margin"`` (Carlini–Wagner) or ``"dlr"``.
-        rel_step: step size as a fraction of eps (default ``2.5 / steps``).
-        schedule: ``"constant"``, ``"cosine"``, ``"step"`` (halve at 1/2 and 3/4) or
-            a function ``(t, steps) -> factor``.
+        rel_step: step size as a fraction of eps (default ``min(2.5, 10 / steps)``).
+        schedule: ``"step"`` (halve at 1/2 and 3/4, the default), ``"constant"``,
+            ``"cosine"`` or a function ``(t, steps) -> factor``.
         targeted: attack every other class as a target (``n_targets``: only the top ones).
         random_start: start uniformly in the set (else the first restart starts at ``x``).
         early_stop: stop attacking a sample once it is misclassified; without it every
@@ -60,14 +66,14 @@ class PGD(IterativeAttack):
 
     def __init__(self, model: nn.Module, spec: SpecLike, *, steps: int = 50, restarts: int = 1,
                  loss: str = "ce", rel_step: float | None = None,
-                 schedule: str | Schedule = "constant", targeted: bool = False,
+                 schedule: str | Schedule = "step", targeted: bool = False,
                  n_targets: int | None = None, random_start: bool = True,
                  early_stop: bool = True, norm: str = "linf", domain: Domain = (0.0, 1.0),
                  seed: int | None = 0) -> None:
         super().__init__(model, spec, steps=steps, restarts=restarts, loss=loss,
                          targeted=targeted, n_targets=n_targets, random_start=random_start,
                          early_stop=early_stop, norm=norm, domain=domain, seed=seed)
-        self.rel_step = check_positive("rel_step", 2.5 / self.steps if rel_step is None
+        self.rel_step = check_positive("rel_step", min(2.5, 10.0 / self.steps) if rel_step is None
                                        else rel_step)
         if callable(schedule):
             self.schedule = schedule

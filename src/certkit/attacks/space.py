@@ -108,25 +108,39 @@ class SearchSpace:
         return self.set.project(_rep(c, self.copies))
 
     def random(self, generator: torch.Generator | None) -> torch.Tensor:
-        """A random point of every row's set."""
+        """A random point of every row's set.
+
+        Linf balls: ``x + U(-eps, eps)`` clipped to the domain, the start of Madry et al.
+        (saturated pixels start on the domain boundary half of the time; measurably stronger
+        than uniform in the clipped box). L2 balls: uniform in the ball, clipped. Other sets:
+        uniform in the set.
+        """
+        if isinstance(self.spec, LinfBall) and not self.param:
+            return self._ball_draw(generator, full_radius=False)
         return self.set.random_start(generator)
 
     def on_sphere(self, g: torch.Generator | None) -> torch.Tensor:
         """Random points at full radius from a ball's centre (the APGD initialisation): a
         uniform direction scaled to Linf (or L2) norm ``eps``, projected; other sets: uniform
         points (:meth:`random`)."""
-        ball = self.spec
-        if self.param or not isinstance(ball, LinfBall | L2Ball):
+        if self.param or not isinstance(self.spec, LinfBall | L2Ball):
             return self.random(g)
-        c = _rep(ball.center, self.copies)
+        return self._ball_draw(g, full_radius=True)
+
+    def _ball_draw(self, g: torch.Generator | None, full_radius: bool) -> torch.Tensor:
+        """``centre + radius * t``, projected: ``t`` uniform in the unit Linf cube, or a
+        direction of unit norm with ``full_radius`` (Linf: rescaled uniform; L2: Gaussian)."""
+        c = _rep(self.spec.center, self.copies)
+        rows = (-1, *[1] * (c.dim() - 1))
         if self.geometry == "linf":
             t = torch.rand(c.shape, generator=g, dtype=c.dtype, device=c.device) * 2 - 1
             norm = t.flatten(1).abs().amax(dim=1)
         else:
             t = torch.randn(c.shape, generator=g, dtype=c.dtype, device=c.device)
             norm = t.flatten(1).norm(dim=1)
-        t = t / norm.clamp_min(1e-12).view(-1, *[1] * (t.dim() - 1))
-        return self.set.project(c + self.radius * t)
+        if full_radius:
+            t = t / norm.clamp_min(1e-12).view(rows)
+        return self.set.project(c.addcmul(self.radius, t))
 
     def start(self, x: torch.Tensor, n_center: int, g: torch.Generator | None,
               sphere: bool = False) -> torch.Tensor:

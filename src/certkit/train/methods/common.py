@@ -36,8 +36,9 @@ def has_train_batchnorm(model: nn.Module) -> bool:
 def pgd_point(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float,
               cfg: TrainConfig) -> torch.Tensor:
     """The highest-CE point PGD finds in the Linf eps-ball (``--attack-steps/-restarts``)."""
+    step = cfg.attack_step_size or 2.5 / cfg.attack_steps  # Madry et al.'s constant step
     atk = PGD(model, eps, steps=cfg.attack_steps, restarts=cfg.attack_restarts, loss="ce",
-              rel_step=cfg.attack_step_size, early_stop=False, seed=None)
+              rel_step=step, schedule="constant", early_stop=False, seed=None)
     return atk(x, y)
 
 

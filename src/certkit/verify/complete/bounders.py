@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from ...bounds import BoundOptions, compute_bounds
 from .chain import Chain
-from .chain_crown import intermediate, optimized_bound, output_bound
+from .chain_crown import forward_intermediate, optimized_bound, output_bound
 
 
 class Bounder(Protocol):
@@ -49,8 +49,9 @@ class EngineBounder:
 class ChainBounder:
     """CROWN (optionally alpha-CROWN on the output rows) on a :class:`~.chain.Chain`.
 
-    Every neuron's pre-activation bounds are back-substituted (see
-    :func:`~.chain_crown.intermediate`). ``coefficients`` holds the input coefficients of
+    Intermediate bounds come forward in the inputs, with back-substitution for the neurons
+    left unstable (:func:`~.chain_crown.forward_intermediate`; made for the few inputs of
+    input splitting). ``coefficients`` holds the input coefficients of
     the last bounds (N, m, n_in), which branching heuristics use, ``unstable_counts`` how
     many neurons each box leaves unstable (N,), which decides when the MILP takes over.
     """
@@ -63,7 +64,7 @@ class ChainBounder:
 
     def lower(self, lower: Tensor, upper: Tensor, C: Tensor) -> Tensor:
         with torch.no_grad():
-            lows, ups = intermediate(self.chain, lower, upper)
+            lows, ups = forward_intermediate(self.chain, lower, upper)
         self.unstable_counts = sum(((lo < 0) & (up > 0)).sum(dim=1)
                                    for lo, up in zip(lows, ups, strict=True))
         if self.alpha_iterations:

@@ -94,9 +94,12 @@ def input_bab(model: nn.Module, spec: RegionSpec, bounder: Bounder, checker: Che
     lo, hi = spec.lower[None], spec.upper[None]
     lbm = bounder.lower(lo, hi, C) - d
     alive = ~spec.proven(lbm + d)
-    stats = {"domains": 1, "rounds": 0, "peak_queue": 1}
+    stats = {"domains": 1, "rounds": 0, "peak_queue": 1, "proven_volume": 0.0}
+    span = spec.upper - spec.lower
+    fixed = span <= 0  # a fixed input: its width counts as full
     stack = _Stack(lo, hi, alive, lbm)
     if not bool(alive.any()):
+        stats["proven_volume"] = 1.0
         return BabOutcome("unsat", stats=stats)
     batch, per_child, dropped = 1, None, 0
     while len(stack):
@@ -137,7 +140,10 @@ def input_bab(model: nn.Module, spec: RegionSpec, bounder: Bounder, checker: Che
                     break
         stats["domains"] += 2 * n * k
         stats["rounds"] += 1
-        keep = c_alive.any(dim=1) & ((c_hi - c_lo).amax(dim=1) > min_width)
+        closed = ~c_alive.any(dim=1)
+        share = torch.where(fixed, 1.0, (c_hi[closed] - c_lo[closed]) / span.clamp(min=1e-300))
+        stats["proven_volume"] += float(share.prod(dim=1).sum())
+        keep = ~closed & ((c_hi - c_lo).amax(dim=1) > min_width)
         dropped += int((c_alive.any(dim=1) & ~keep).sum())
         c_lo, c_hi, c_alive, c_lbm = c_lo[keep], c_hi[keep], c_alive[keep], c_lbm[keep]
         found = _try_centres(model, spec, checker, c_lo, c_hi, c_alive)

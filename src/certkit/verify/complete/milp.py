@@ -10,6 +10,11 @@ constraints of branch and bound fix neurons to a side (``z >= 0`` / ``z <= 0``);
 ``relax=True`` the binaries become continuous (the LP relaxation, exact once every neuron
 is fixed).
 
+When the inputs are few (input splitting's leaves), :func:`_encode_compact` writes the
+same program over the inputs and the unstable neurons only: the stable neurons between them
+are affine, so they are composed into the rows instead of getting variables of their own
+(tens of short rows instead of hundreds of dense ones; same optimum).
+
 HiGHS works with feasibility tolerances (set to 1e-9 here), so a proof needs the solver's
 dual bound above ``margin`` (default ``1e-6 * (1 + |d|)``); candidate counterexamples are
 only candidates until onnxruntime confirms them.
@@ -99,20 +104,97 @@ def _encode(chain: Chain, lo: np.ndarray, hi: np.ndarray, C: np.ndarray, d: np.n
     return m, list(range(len(lo))), t
 
 
+def _side_bounds(lows: np.ndarray, ups: np.ndarray, s: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Pre-activation bounds with split neurons clamped to their side."""
+    return (np.where(s > 0, np.maximum(lows, 0.0), lows),
+            np.where(s < 0, np.minimum(ups, 0.0), ups))
+
+
+def _compact_size(chain: Chain, lows: list[np.ndarray], ups: list[np.ndarray]) -> tuple[int,
+                                                                                      int]:
+    """Matrix entries of the compact and the layered encoding (to pick the smaller)."""
+    n_var, compact, layered = chain.n_inputs, 0, 0
+    for k in range(len(chain.hidden)):
+        unstable = int(((lows[k] < 0) & (ups[k] > 0)).sum())
+        compact += unstable * (n_var + 4)
+        layered += int((ups[k] > 0).sum()) * (chain.weights[k].shape[1] + 1) + 3 * unstable
+        n_var += unstable
+    return compact, layered
+
+
+def _encode_compact(chain: Chain, lo: np.ndarray, hi: np.ndarray, C: np.ndarray,
+                    d: np.ndarray, lows: list[np.ndarray], ups: list[np.ndarray],
+                    splits: list[np.ndarray] | None, relax: bool) -> tuple[_Model, list[int],
+                                                                           int]:
+    """The program over the inputs and the unstable neurons' ``a`` and ``delta``: every
+    layer's post-activations as ``E v + e`` in the variables ``v`` so far."""
+    inf = float("inf")
+    m = _Model()
+    cols = [m.var(float(a), float(b)) for a, b in zip(lo, hi, strict=True)]
+    E, e = np.eye(len(cols)), np.zeros(len(cols))  # post-activations = E[:, :nv] v + e
+    for k in range(len(chain.hidden)):
+        w, b = chain.weights[k].numpy(), chain.biases[k].numpy()
+        s = np.zeros(w.shape[0]) if splits is None else splits[k]
+        zl, zu = _side_bounds(lows[k], ups[k], s)
+        Z, z0 = w @ E, w @ e + b  # pre-activations over the current variables
+        post_rows, post_off = np.zeros((w.shape[0], Z.shape[1])), np.zeros(w.shape[0])
+        new_cols: list[tuple[int, int]] = []  # (neuron, a column)
+        for i in range(w.shape[0]):
+            split_row = s[i] != 0 and lows[k][i] < 0 < ups[k][i]
+            if zu[i] <= 0:  # inactive
+                if split_row:
+                    m.row(cols, Z[i], -inf, -z0[i])
+                continue
+            if zl[i] >= 0:  # active
+                if split_row:
+                    m.row(cols, Z[i], -z0[i], inf)
+                post_rows[i], post_off[i] = Z[i], z0[i]
+                continue
+            a = m.var(0.0, float(zu[i]))
+            delta = m.var(0.0, 1.0, integer=not relax)
+            l_, u_ = float(zl[i]), float(zu[i])
+            m.row(cols, Z[i], l_ - z0[i], u_ - z0[i])  # l <= z <= u
+            m.row(np.append(cols, a), np.append(-Z[i], 1.0), z0[i], inf)  # a >= z
+            # a <= z - l (1 - delta)
+            m.row(np.append(cols, [a, delta]), np.append(-Z[i], [1.0, -l_]), -inf, z0[i] - l_)
+            m.row([a, delta], [1.0, -u_], -inf, 0.0)  # a <= u delta
+            new_cols.append((i, a))
+        cols = cols + [a for _, a in new_cols]
+        E = np.concatenate([post_rows, np.zeros((w.shape[0], len(new_cols)))], axis=1)
+        for j, (i, _) in enumerate(new_cols):
+            E[i, post_rows.shape[1] + j] = 1.0
+        e = post_off
+    w = C @ chain.weights[-1].numpy()
+    b = C @ chain.biases[-1].numpy()
+    Y, y0 = w @ E, w @ e + b
+    t = m.var(-inf, inf)
+    for i in range(C.shape[0]):
+        m.row(np.append(cols, t), np.append(Y[i], -1.0), -inf, float(d[i] - y0[i]))
+    return m, list(range(len(lo))), t
+
+
 def solve_milp(chain: Chain, lo: Tensor, hi: Tensor, C: Tensor, d: Tensor,
                lows: list[Tensor], ups: list[Tensor], splits: list[Tensor] | None = None, *,
                time_limit: float = 60.0, relax: bool = False,
-               margin: float | None = None) -> MilpResult:
-    """Minimise the group's violation over the box (one subdomain; 1-D tensors)."""
+               margin: float | None = None, encoding: str = "auto") -> MilpResult:
+    """Minimise the group's violation over the box (one subdomain; 1-D tensors).
+
+    ``encoding``: ``"compact"``, ``"layered"`` or ``"auto"`` (the one with fewer matrix
+    entries; always layered for the LP relaxation, whose strength needs every neuron's
+    bounds)."""
     import highspy
 
     def np_(t: Tensor) -> np.ndarray:
         return t.detach().double().reshape(-1).numpy() if t.dim() <= 1 else t.double().numpy()
 
-    model, xs, t = _encode(chain, np_(lo), np_(hi), C.double().numpy(), np_(d),
-                           [np_(x.reshape(-1)) for x in lows], [np_(x.reshape(-1)) for x in ups],
-                           None if splits is None else [s.reshape(-1).numpy() for s in splits],
-                           relax)
+    lows_, ups_ = [np_(x.reshape(-1)) for x in lows], [np_(x.reshape(-1)) for x in ups]
+    splits_ = None if splits is None else [s.reshape(-1).numpy() for s in splits]
+    args = (chain, np_(lo), np_(hi), C.double().numpy(), np_(d), lows_, ups_, splits_)
+    if encoding == "auto":
+        compact, layered = _compact_size(chain, lows_, ups_)
+        encoding = "compact" if not relax and compact < layered else "layered"
+    model, xs, t = (_encode_compact if encoding == "compact" else _encode)(*args, relax)
     margin = 1e-6 * (1.0 + float(np.abs(np_(d)).max(initial=0.0))) if margin is None else margin
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)

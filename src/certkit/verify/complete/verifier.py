@@ -54,6 +54,8 @@ class VerifyOptions:
     method: str = "crown"
     input_split_max: int = 16
     lookahead: int = 5
+    alpha_iterations: int = 5  # input splitting, chain bounder: alpha-CROWN steps on the
+    # output rows of every box (cheap next to the intermediate bounds; 0: plain CROWN)
     leaf_unstable: int = 8  # input splitting: the MILP decides boxes with this few unstable
     attack_restarts: int = 64
     attack_steps: int = 100  # 0: no attack (branch and bound must find counterexamples)
@@ -128,7 +130,7 @@ def _prove(net: OnnxNetwork, spec: RegionSpec, chain: Chain | None, checker: Che
                                     iterations=opts.beta_iterations)
     leaf = None
     if chain is not None and opts.bounder != "engine":
-        bounder: Bounder = ChainBounder(chain)
+        bounder: Bounder = ChainBounder(chain, opts.alpha_iterations)
         if opts.leaf_unstable > 0:
             leaf = MilpLeaf(chain, spec, checker, deadline, opts.leaf_unstable, time_limit=2.0)
     else:
