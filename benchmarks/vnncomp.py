@@ -99,13 +99,16 @@ def print_summary(name: str, rows: list[dict[str, Any]], tools: list[str]) -> No
 
 
 def combine(paths: list[Path]) -> list[dict[str, Any]]:
-    """Rows of several results CSVs (e.g. one per tool, run separately) joined by instance."""
+    """Rows of several results CSVs (e.g. one per tool, run separately) joined by instance:
+    the instances present in every file (a run cut short compares on what it finished)."""
     joined: dict[str, dict[str, Any]] = {}
+    seen: dict[str, int] = {}
     for path in paths:
         with path.open() as f:
             for row in csv.DictReader(f):
                 joined.setdefault(row["instance"], {}).update(row)
-    return list(joined.values())
+                seen[row["instance"]] = seen.get(row["instance"], 0) + 1
+    return [r for name, r in joined.items() if seen[name] == len(paths)]
 
 
 def main(argv: list[str] | None = None) -> int:

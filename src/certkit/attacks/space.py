@@ -128,18 +128,18 @@ class SearchSpace:
         return self._ball_draw(g, full_radius=True)
 
     def _ball_draw(self, g: torch.Generator | None, full_radius: bool) -> torch.Tensor:
-        """``centre + radius * t``, projected: ``t`` uniform in the unit Linf cube, or a
-        direction of unit norm with ``full_radius`` (Linf: rescaled uniform; L2: Gaussian)."""
+        """``centre + radius * t``, projected. Linf: ``t`` uniform in the unit cube, rescaled
+        to the cube's surface with ``full_radius``. L2 (full radius only; points inside the
+        ball come from :meth:`L2Ball.sample`): a uniform unit direction."""
         c = _rep(self.spec.center, self.copies)
         rows = (-1, *[1] * (c.dim() - 1))
         if self.geometry == "linf":
             t = torch.rand(c.shape, generator=g, dtype=c.dtype, device=c.device) * 2 - 1
-            norm = t.flatten(1).abs().amax(dim=1)
+            if full_radius:
+                t = t / t.flatten(1).abs().amax(dim=1).clamp_min(1e-12).view(rows)
         else:
             t = torch.randn(c.shape, generator=g, dtype=c.dtype, device=c.device)
-            norm = t.flatten(1).norm(dim=1)
-        if full_radius:
-            t = t / norm.clamp_min(1e-12).view(rows)
+            t = t / t.flatten(1).norm(dim=1).clamp_min(1e-12).view(rows)
         return self.set.project(c.addcmul(self.radius, t))
 
     def start(self, x: torch.Tensor, n_center: int, g: torch.Generator | None,

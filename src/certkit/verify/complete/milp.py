@@ -111,16 +111,20 @@ def _side_bounds(lows: np.ndarray, ups: np.ndarray, s: np.ndarray
             np.where(s < 0, np.minimum(ups, 0.0), ups))
 
 
-def _compact_size(chain: Chain, lows: list[np.ndarray], ups: list[np.ndarray]) -> tuple[int,
-                                                                                      int]:
-    """Matrix entries of the compact and the layered encoding (to pick the smaller)."""
+COMPACT_MAX_BINARIES = 16
+
+
+def _prefer_compact(chain: Chain, lows: list[np.ndarray], ups: list[np.ndarray]) -> bool:
+    """Compact when it has fewer matrix entries and at most ``COMPACT_MAX_BINARIES``
+    binaries: its LP relaxation lacks the stable neurons' bound rows, which only a small
+    search tree can do without."""
     n_var, compact, layered = chain.n_inputs, 0, 0
     for k in range(len(chain.hidden)):
         unstable = int(((lows[k] < 0) & (ups[k] > 0)).sum())
         compact += unstable * (n_var + 4)
         layered += int((ups[k] > 0).sum()) * (chain.weights[k].shape[1] + 1) + 3 * unstable
         n_var += unstable
-    return compact, layered
+    return compact < layered and n_var - chain.n_inputs <= COMPACT_MAX_BINARIES
 
 
 def _encode_compact(chain: Chain, lo: np.ndarray, hi: np.ndarray, C: np.ndarray,
@@ -180,9 +184,8 @@ def solve_milp(chain: Chain, lo: Tensor, hi: Tensor, C: Tensor, d: Tensor,
                margin: float | None = None, encoding: str = "auto") -> MilpResult:
     """Minimise the group's violation over the box (one subdomain; 1-D tensors).
 
-    ``encoding``: ``"compact"``, ``"layered"`` or ``"auto"`` (the one with fewer matrix
-    entries; always layered for the LP relaxation, whose strength needs every neuron's
-    bounds)."""
+    ``encoding``: ``"compact"``, ``"layered"`` or ``"auto"`` (compact for small programs,
+    see :func:`_prefer_compact`; always layered for the LP relaxation)."""
     import highspy
 
     def np_(t: Tensor) -> np.ndarray:
@@ -192,8 +195,8 @@ def solve_milp(chain: Chain, lo: Tensor, hi: Tensor, C: Tensor, d: Tensor,
     splits_ = None if splits is None else [s.reshape(-1).numpy() for s in splits]
     args = (chain, np_(lo), np_(hi), C.double().numpy(), np_(d), lows_, ups_, splits_)
     if encoding == "auto":
-        compact, layered = _compact_size(chain, lows_, ups_)
-        encoding = "compact" if not relax and compact < layered else "layered"
+        compact = not relax and _prefer_compact(chain, lows_, ups_)
+        encoding = "compact" if compact else "layered"
     model, xs, t = (_encode_compact if encoding == "compact" else _encode)(*args, relax)
     margin = 1e-6 * (1.0 + float(np.abs(np_(d)).max(initial=0.0))) if margin is None else margin
     h = highspy.Highs()
