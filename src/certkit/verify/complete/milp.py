@@ -61,6 +61,13 @@ class _Model:
                           lo, hi))
 
 
+def _side_bounds(lows: np.ndarray, ups: np.ndarray, s: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Pre-activation bounds with split neurons clamped to their side."""
+    return (np.where(s > 0, np.maximum(lows, 0.0), lows),
+            np.where(s < 0, np.minimum(ups, 0.0), ups))
+
+
 def _encode(chain: Chain, lo: np.ndarray, hi: np.ndarray, C: np.ndarray, d: np.ndarray,
             lows: list[np.ndarray], ups: list[np.ndarray], splits: list[np.ndarray] | None,
             relax: bool) -> tuple[_Model, list[int], int]:
@@ -71,12 +78,12 @@ def _encode(chain: Chain, lo: np.ndarray, hi: np.ndarray, C: np.ndarray, d: np.n
         w = chain.weights[k].numpy()
         b = chain.biases[k].numpy()
         s = np.zeros(w.shape[0]) if splits is None else splits[k]
+        zl, zu = _side_bounds(lows[k], ups[k], s)
         cur = []
         live = np.array([p >= 0 for p in prev])
         cols = np.array([p for p in prev if p >= 0], dtype=np.int32)
         for i in range(w.shape[0]):
-            lb = max(float(lows[k][i]), 0.0) if s[i] > 0 else float(lows[k][i])
-            u = min(float(ups[k][i]), 0.0) if s[i] < 0 else float(ups[k][i])
+            lb, u = float(zl[i]), float(zu[i])
             if u <= 0:
                 cur.append(-1)
                 if s[i] < 0 and lows[k][i] < 0 < ups[k][i]:  # keep the split constraint
@@ -102,13 +109,6 @@ def _encode(chain: Chain, lo: np.ndarray, hi: np.ndarray, C: np.ndarray, d: np.n
     for i in range(C.shape[0]):
         m.row(np.append(cols, t), np.append(w[i][live], -1.0), -inf, float(d[i] - b[i]))
     return m, list(range(len(lo))), t
-
-
-def _side_bounds(lows: np.ndarray, ups: np.ndarray, s: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pre-activation bounds with split neurons clamped to their side."""
-    return (np.where(s > 0, np.maximum(lows, 0.0), lows),
-            np.where(s < 0, np.minimum(ups, 0.0), ups))
 
 
 COMPACT_MAX_BINARIES = 16
