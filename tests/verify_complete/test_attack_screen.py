@@ -8,24 +8,37 @@ import numpy as np
 from vc_helpers import write_mlp, write_property
 
 from certkit.io import parse_vnnlib
-from certkit.io.onnx import load_onnx
-from certkit.verify.complete.attack import pgd_attack
+from certkit.io.onnx import OnnxNetwork, load_onnx
+from certkit.verify.complete.attack import Screener, pgd_attack
 from certkit.verify.complete.counterexample import Checker
 from certkit.verify.complete.deadline import Deadline
 from certkit.verify.complete.spec import RegionSpec
 
 
-def test_screen_finds_a_needle_that_gradients_miss(tmp_path: Path) -> None:
+def _needle(tmp_path: Path) -> tuple[OnnxNetwork, RegionSpec, Checker]:
     """y = relu(10^4 x0 - 9999) is flat (zero gradient) except on x0 > 0.9999, a band of
-    1e-4 of the box; y >= 0.5 there. 64 PGD starts almost never land in the band, a screen
-    of 2^17 points lands in it about 13 times."""
+    1e-4 of the box; the property's unsafe set is y >= 0.5, inside the band."""
     ws = [np.array([[1e4, 0.0]], dtype=np.float32), np.array([[1.0]], dtype=np.float32)]
     bs = [np.array([-9999.0], dtype=np.float32), np.array([0.0], dtype=np.float32)]
     net = load_onnx(write_mlp(tmp_path / "needle.onnx", ws, bs))
     prop = parse_vnnlib(write_property(tmp_path / "p.vnnlib", np.zeros(2), np.ones(2),
                                        [(np.array([[-1.0]]), np.array([-0.5]))]))
-    spec = RegionSpec.from_region(prop.regions[0])
-    checker = Checker(net, prop)
+    return net, RegionSpec.from_region(prop.regions[0]), Checker(net, prop)
+
+
+def test_screen_finds_a_needle_that_gradients_miss(tmp_path: Path) -> None:
+    """64 PGD starts almost never land in the band; a screen of 2^17 points lands in it
+    about 13 times."""
+    net, spec, checker = _needle(tmp_path)
     assert pgd_attack(net.module, spec, checker, Deadline(30), screen=0) is None
     found = pgd_attack(net.module, spec, checker, Deadline(30))
     assert found is not None and found.x[0] > 0.9999 and found.y[0] >= 0.5
+
+
+def test_screener_keeps_sampling_chunk_by_chunk(tmp_path: Path) -> None:
+    """Chunks of 4,096 points: about 0.4 hits per chunk, so some of the first 40 hit."""
+    net, spec, checker = _needle(tmp_path)
+    screener = Screener(net.module, spec, checker, chunk=4096)
+    found = next((f for f in (screener.step() for _ in range(40)) if f is not None), None)
+    assert found is not None and found.x[0] > 0.9999
+    assert 4096 <= screener.samples <= 40 * 4096

@@ -48,6 +48,34 @@ def _screen(model: nn.Module, spec: RegionSpec, checker: Checker, deadline: Dead
     return None, best_x
 
 
+class Screener:
+    """Uniform random points of a region's box, a chunk at a time, checked as
+    counterexamples: input splitting calls :meth:`step` once per round, so a long search
+    keeps sampling (millions of points over a competition timeout) while easy instances,
+    done in a few rounds, barely pay for it."""
+
+    def __init__(self, model: nn.Module, spec: RegionSpec, checker: Checker,
+                 chunk: int = 8192, seed: int = 1) -> None:
+        dtype = next(model.parameters()).dtype
+        self.model, self.spec, self.checker, self.chunk = model, spec, checker, chunk
+        self.lo, self.hi = spec.lower.to(dtype), spec.upper.to(dtype)
+        self.gen = torch.Generator().manual_seed(seed)
+        self.samples = 0
+
+    def step(self) -> Counterexample | None:
+        """One chunk of points; a confirmed counterexample, if one violates."""
+        x = self.lo + (self.hi - self.lo) * torch.rand(self.chunk, self.lo.numel(),
+                                                       generator=self.gen, dtype=self.lo.dtype)
+        self.samples += self.chunk
+        with torch.no_grad():
+            v = self.spec.violation(self.model(x)).amin(dim=1)
+        hit = torch.nonzero(v < 0).flatten()
+        if hit.numel() == 0:
+            return None
+        return self.checker.check(x[hit[torch.argsort(v[hit])]].double().numpy(),
+                                  self.spec.region)
+
+
 def pgd_attack(model: nn.Module, spec: RegionSpec, checker: Checker, deadline: Deadline, *,
                restarts: int = 64, steps: int = 100, rel_step: float = 0.25,
                screen: int = 1 << 17, seed: int = 0) -> Counterexample | None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
+from .attack import Screener
 from .bounders import Bounder
 from .counterexample import Checker
 from .deadline import Deadline
@@ -81,11 +82,12 @@ class _Stack:
 def input_bab(model: nn.Module, spec: RegionSpec, bounder: Bounder, checker: Checker,
               deadline: Deadline, *, lookahead: int = 0, round_seconds: float = 0.3,
               max_batch: int = 8192, min_width: float = 1e-9,
-              leaf: MilpLeaf | None = None) -> BabOutcome:
+              leaf: MilpLeaf | None = None, screener: Screener | None = None) -> BabOutcome:
     """Prove the region safe or find a counterexample by splitting its box.
 
     ``lookahead``: inputs tried per split (0: one, by smear score; at most ``n_in``).
     ``leaf``: exact solver for boxes the bounder reports with few unstable neurons.
+    ``screener``: random points of the whole box checked once per round.
     """
     dtype = spec.lower.dtype
     C, d = spec.C.to(dtype), spec.d.to(dtype)
@@ -147,6 +149,8 @@ def input_bab(model: nn.Module, spec: RegionSpec, bounder: Bounder, checker: Che
         dropped += int((c_alive.any(dim=1) & ~keep).sum())
         c_lo, c_hi, c_alive, c_lbm = c_lo[keep], c_hi[keep], c_alive[keep], c_lbm[keep]
         found = _try_centres(model, spec, checker, c_lo, c_hi, c_alive)
+        if found is None and screener is not None:
+            found = screener.step()
         if found is not None:
             return BabOutcome("sat", found, stats)
         stack.push(c_lo, c_hi, c_alive, c_lbm)

@@ -22,7 +22,7 @@ from ...bounds import get_method
 from ...errors import CertkitError
 from ...io.onnx import OnnxNetwork
 from ...io.vnnlib import VnnProperty
-from .attack import pgd_attack
+from .attack import Screener, pgd_attack
 from .bounders import Bounder, ChainBounder, EngineBounder
 from .chain import Chain, extract_chain
 from .chain_crown import intermediate
@@ -57,6 +57,7 @@ class VerifyOptions:
     alpha_iterations: int = 5  # input splitting, chain bounder: alpha-CROWN steps on the
     # output rows of every box (cheap next to the intermediate bounds; 0: plain CROWN)
     leaf_unstable: int = 8  # input splitting: the MILP decides boxes with this few unstable
+    screen_chunk: int = 8192  # input splitting: random points checked per round (0: none)
     attack_restarts: int = 64
     attack_steps: int = 100  # 0: no attack (branch and bound must find counterexamples)
     attack_share: float = 0.1
@@ -129,6 +130,8 @@ def _prove(net: OnnxNetwork, spec: RegionSpec, chain: Chain | None, checker: Che
         return "relu-bab", relu_bab(chain, net.module64, spec, checker, deadline,
                                     iterations=opts.beta_iterations)
     leaf = None
+    screener = (Screener(net.module, spec, checker, opts.screen_chunk, opts.seed + 1)
+                if opts.screen_chunk > 0 else None)
     if chain is not None and opts.bounder != "engine":
         bounder: Bounder = ChainBounder(chain, opts.alpha_iterations)
         if opts.leaf_unstable > 0:
@@ -137,7 +140,7 @@ def _prove(net: OnnxNetwork, spec: RegionSpec, chain: Chain | None, checker: Che
         bounder = EngineBounder(net.module64, opts.method)
     return "input-bab", input_bab(net.module64, spec, bounder, checker, deadline,
                                   lookahead=opts.lookahead, round_seconds=opts.round_seconds,
-                                  leaf=leaf)
+                                  leaf=leaf, screener=screener)
 
 
 def verify(net: OnnxNetwork, prop: VnnProperty, *, timeout: float | None = None,
