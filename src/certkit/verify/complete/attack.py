@@ -24,6 +24,18 @@ from .result import Counterexample
 from .spec import RegionSpec
 
 
+def check_points(model: nn.Module, spec: RegionSpec, checker: Checker, x: torch.Tensor
+                 ) -> tuple[Counterexample | None, torch.Tensor]:
+    """The worst violation (over groups) of every point of ``x``, and a confirmed
+    counterexample among the violating points (most violating first), if any."""
+    with torch.no_grad():
+        v = spec.violation(model(x)).amin(dim=1)
+    hit = torch.nonzero(v < 0).flatten()
+    if hit.numel() == 0:
+        return None, v
+    return checker.check(x[hit[torch.argsort(v[hit])]].double().numpy(), spec.region), v
+
+
 def _screen(model: nn.Module, spec: RegionSpec, checker: Checker, deadline: Deadline,
             lo: torch.Tensor, hi: torch.Tensor, n: int, keep: int,
             gen: torch.Generator) -> tuple[Counterexample | None, torch.Tensor]:
@@ -35,13 +47,9 @@ def _screen(model: nn.Module, spec: RegionSpec, checker: Checker, deadline: Dead
         if deadline.expired():
             break
         x = lo + (hi - lo) * torch.rand(batch, lo.numel(), generator=gen, dtype=lo.dtype)
-        with torch.no_grad():
-            v = spec.violation(model(x)).amin(dim=1)
-        hit = torch.nonzero(v < 0).flatten()
-        if hit.numel():
-            found = checker.check(x[hit[torch.argsort(v[hit])]].double().numpy(), spec.region)
-            if found is not None:
-                return found, best_x
+        found, v = check_points(model, spec, checker, x)
+        if found is not None:
+            return found, best_x
         best_x, best_v = torch.cat([best_x, x]), torch.cat([best_v, v])
         order = torch.argsort(best_v)[:keep]
         best_x, best_v = best_x[order], best_v[order]
@@ -67,13 +75,7 @@ class Screener:
         x = self.lo + (self.hi - self.lo) * torch.rand(self.chunk, self.lo.numel(),
                                                        generator=self.gen, dtype=self.lo.dtype)
         self.samples += self.chunk
-        with torch.no_grad():
-            v = self.spec.violation(self.model(x)).amin(dim=1)
-        hit = torch.nonzero(v < 0).flatten()
-        if hit.numel() == 0:
-            return None
-        return self.checker.check(x[hit[torch.argsort(v[hit])]].double().numpy(),
-                                  self.spec.region)
+        return check_points(self.model, self.spec, self.checker, x)[0]
 
 
 def pgd_attack(model: nn.Module, spec: RegionSpec, checker: Checker, deadline: Deadline, *,
