@@ -155,9 +155,9 @@ def main(argv: list[str] | None = None) -> int:
         row: dict[str, Any] = {"instance": inst.name, "timeout": timeout}
         line = f"[{i + 1}/{len(todo)}] {inst.name:45s}"
         for tool in tools:
-            runner = run_certkit if tool == "certkit" else run_marabou
-            args_ = (root, inst, timeout, opts) if tool == "certkit" else (root, inst, timeout)
-            row[f"{tool}_verdict"], s = runner(*args_)
+            row[f"{tool}_verdict"], s = (run_certkit(root, inst, timeout, opts)
+                                         if tool == "certkit" else
+                                         run_marabou(root, inst, timeout))
             row[f"{tool}_seconds"] = round(s, 2)
             line += f"   {tool} {row[f'{tool}_verdict']:8s} {s:7.2f}s"
         print(line, flush=True)

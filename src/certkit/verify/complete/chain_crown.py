@@ -83,6 +83,14 @@ def backward(chain: Chain, start: int, rows: Tensor, relaxes: list[Relax], lo: T
     return lb, lam, coeffs[::-1]
 
 
+def interval_next(chain: Chain, k: int, lo: Tensor, up: Tensor) -> tuple[Tensor, Tensor]:
+    """Interval bounds of layer ``k``'s pre-activations from layer ``k - 1``'s (N, n)."""
+    w, b = chain.weights[k], chain.biases[k]
+    a, c = lo.clamp(min=0), up.clamp(min=0)
+    wp, wn = w.clamp(min=0), w.clamp(max=0)
+    return a @ wp.T + c @ wn.T + b, c @ wp.T + a @ wn.T + b
+
+
 def intermediate(chain: Chain, lo: Tensor, hi: Tensor, splits: list[Tensor] | None = None,
                  full: bool = True) -> tuple[list[Tensor], list[Tensor]]:
     """CROWN pre-activation bounds of every hidden layer (each (N, n_k)), intersected with
@@ -100,10 +108,7 @@ def intermediate(chain: Chain, lo: Tensor, hi: Tensor, splits: list[Tensor] | No
         s = None if splits is None else splits[k - 1]
         relaxes.append(relax(lows[-1], ups[-1], s))
         pl, pu = clamp_splits(lows[-1], ups[-1], s)
-        ia = chain.weights[k].clamp(min=0)
-        ib = chain.weights[k].clamp(max=0)
-        il = pl.clamp(min=0) @ ia.T + pu.clamp(min=0) @ ib.T + chain.biases[k]
-        iu = pu.clamp(min=0) @ ia.T + pl.clamp(min=0) @ ib.T + chain.biases[k]
+        il, iu = interval_next(chain, k, pl, pu)
         lows.append(il)
         ups.append(iu)
         _tighten(chain, k, relaxes, lo, hi, lows, ups, full)
@@ -144,9 +149,8 @@ def forward_intermediate(chain: Chain, lo: Tensor, hi: Tensor) -> tuple[list[Ten
         lows.append((a_lo @ mid[:, :, None])[..., 0] + c_lo - spread_lo)
         ups.append((a_hi @ mid[:, :, None])[..., 0] + c_hi + spread_hi)
         if k:  # intersect with interval arithmetic on the previous layer's final bounds
-            pl, pu = lows[k - 1].clamp(min=0), ups[k - 1].clamp(min=0)
-            lows[k] = torch.maximum(lows[k], pl @ wp.T + pu @ wn.T + chain.biases[k])
-            ups[k] = torch.minimum(ups[k], pu @ wp.T + pl @ wn.T + chain.biases[k])
+            il, iu = interval_next(chain, k, lows[k - 1], ups[k - 1])
+            lows[k], ups[k] = torch.maximum(lows[k], il), torch.minimum(ups[k], iu)
             _tighten(chain, k, relaxes, lo, hi, lows, ups, False)
         relaxes.append(relax(lows[k], ups[k], None))
     return lows, ups
@@ -161,9 +165,7 @@ def refresh(chain: Chain, lo: Tensor, hi: Tensor, lows: list[Tensor], ups: list[
     relaxes = [relax(lows[j], ups[j], splits[j]) for j in range(start + 1)]
     for k in range(start + 1, len(chain.hidden)):
         pl, pu = clamp_splits(lows[k - 1], ups[k - 1], splits[k - 1])
-        ia, ib = chain.weights[k].clamp(min=0), chain.weights[k].clamp(max=0)
-        il = pl.clamp(min=0) @ ia.T + pu.clamp(min=0) @ ib.T + chain.biases[k]
-        iu = pu.clamp(min=0) @ ia.T + pl.clamp(min=0) @ ib.T + chain.biases[k]
+        il, iu = interval_next(chain, k, pl, pu)
         lows[k], ups[k] = torch.maximum(il, lows[k]), torch.minimum(iu, ups[k])
         _tighten(chain, k, relaxes, lo, hi, lows, ups, False)
         relaxes.append(relax(lows[k], ups[k], splits[k]))
