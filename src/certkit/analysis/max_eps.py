@@ -9,28 +9,33 @@ then follows exactly from these per-sample indices (see :mod:`certkit.analysis.r
 IBP is monotone in eps (its boxes are nested); CROWN need not be in theory (its relaxation
 slopes change with the bounds), so :func:`monotonicity_violations` measures it against the
 brute-force grid. All samples bisect together: each step is one batched verdict call on a
-:class:`~certkit.specs.LinfBall` with one eps per sample. The certificate verdict is
-:func:`certkit.verify.certify` (float64 margins), the attack verdict a fresh PGD.
+:class:`~certkit.specs.LinfBall` with one eps per sample. The verdicts are those of
+:mod:`certkit.analysis.verdicts`: bound margins (float32, float64 near zero) or a fresh PGD.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from ..bounds import BoundOptions, get_method
+from ..bounds import BoundOptions
 from ..errors import CertkitError
-from ..specs import LinfBall
 from ..specs.lp import Domain
+from .interpolate import interpolate_grid
+from .verdicts import Verdict, attack_verdict, certify_verdict
 
-Verdict = Callable[[Tensor, Tensor], Tensor]  # (x batch, eps per sample) -> robust (bool)
+__all__ = ["Radii", "attack_verdict", "bisect_grid", "bisection_calls", "brute_force_robust",
+           "certify_verdict", "eps_grid", "max_certified_eps", "max_robust_eps",
+           "monotonicity_violations"]
 CONV_CERTIFY_BATCH = 8  # samples per bound call on conv nets (fastest per sample for CROWN)
 CERTIFY_BATCH = 256  # samples per bound call on dense nets, where batching amortises overhead
 ATTACK_BATCH = 256  # samples per attack call
+SEARCHES = ("interpolate", "bisection")
+BRACKET_POINTS = 64  # grid points of the PGD bracket search
+BRACKET_STEPS = 10  # PGD steps per bracket verdict
 
 
 def certify_batch(model: nn.Module) -> int:
@@ -124,41 +129,6 @@ def bisection_calls(points: int) -> int:
     return math.ceil(math.log2(points + 1))
 
 
-def certify_verdict(model: nn.Module, method: str = "crown", *, domain: Domain = (0.0, 1.0),
-                    options: BoundOptions | None = None) -> Verdict:
-    """Verdict "certified robust at eps" from :func:`certkit.verify.certify`."""
-    from ..verify.certify import certify
-
-    name = get_method(method).name
-
-    def verdict(xb: Tensor, eps: Tensor) -> Tensor:
-        # eps stays float64: certify rebuilds the ball in float64 from it
-        spec = LinfBall(xb, eps.to(xb.device), domain=domain)
-        return torch.tensor([r.robust for r in certify(model, xb, None, spec, name,
-                                                       options=options)], dtype=torch.bool)
-
-    return verdict
-
-
-def attack_verdict(model: nn.Module, *, steps: int = 50, restarts: int = 1,
-                   loss: str = "margin", seed: int = 0,
-                   domain: Domain = (0.0, 1.0)) -> Verdict:
-    """Verdict "PGD fails to change the prediction at eps" (an upper bound of robustness)."""
-    from ..attacks import PGD
-
-    def verdict(xb: Tensor, eps: Tensor) -> Tensor:
-        with torch.no_grad():
-            pred = model(xb).argmax(dim=1)
-        spec = LinfBall(xb, eps.to(xb.dtype), domain=domain)
-        atk = PGD(model, spec, steps=steps, restarts=restarts, loss=loss, seed=seed,
-                  domain=domain)
-        x_adv = atk(xb, pred)
-        with torch.no_grad():
-            return (model(x_adv).argmax(dim=1) == pred).cpu()
-
-    return verdict
-
-
 def _predict(model: nn.Module, x: Tensor, batch_size: int) -> Tensor:
     with torch.no_grad():
         return torch.cat([model(x[s:s + batch_size]).argmax(dim=1).cpu()
@@ -169,19 +139,28 @@ def max_robust_eps(model: nn.Module, x: Tensor, method: str = "crown", *,
                    eps_max: float = 0.2, tol: float = 1e-4, grid: Tensor | None = None,
                    domain: Domain = (0.0, 1.0), batch_size: int | None = None,
                    options: BoundOptions | None = None, attack_steps: int = 50,
-                   attack_restarts: int = 1, bracket: bool = False) -> Radii:
+                   attack_restarts: int = 1, bracket: bool = False,
+                   precision: str = "mixed", search: str = "interpolate",
+                   workers: int = 1) -> Radii:
     """Label-free: per sample, the largest grid eps at which its prediction is robust.
 
     ``method`` is a bound method (``ibp``, ``crown``, ...; a lower bound of the true radius)
     or ``"pgd"`` (the largest eps where PGD fails: an upper bound). The grid is ``grid`` if
     given, else ``0, tol, 2 tol, ..., eps_max`` (rounded up to a whole number of steps).
-    With ``bracket`` a cheap PGD bisection (20 steps) first finds, per sample, a grid eps
-    where an adversarial example exists; no sound method certifies there, so the
-    certificate bisection only searches below it (same result, cheaper verdicts).
+    With ``bracket`` a cheap PGD bisection (10 steps, on every k-th grid point so that at
+    most 64 are searched) first finds, per sample, a grid eps where an adversarial example
+    exists; no sound method certifies there, so the certificate search only looks below it
+    (same result, cheaper verdicts).
     ``batch_size`` (default: 8 for bound methods on conv nets, else 256) is the number of
     samples per verdict call: CROWN on conv nets is fastest per sample in small batches (it
     pads every sample to the batch's largest count of unstable neurons), dense nets and
-    attacks in large ones.
+    attacks in large ones. ``precision``: ``mixed`` (float32 bounds, float64 where the
+    margin is within rounding of zero) or ``float64`` (see :mod:`certkit.analysis.verdicts`).
+    ``search``: ``interpolate`` (on the bound margins, :mod:`certkit.analysis.interpolate`;
+    fewer calls) or ``bisection`` (yes/no verdicts only); the same index for monotone
+    verdicts.
+    ``workers`` > 1 searches chunks of the samples in that many processes (CPU only; the
+    result is the same as with one).
     """
     if x.dim() < 2 or x.shape[0] == 0:
         raise CertkitError("x must be a non-empty batch of inputs")
@@ -192,30 +171,74 @@ def max_robust_eps(model: nn.Module, x: Tensor, method: str = "crown", *,
     grid = _check_grid(grid)
     if batch_size is not None and batch_size < 1:
         raise CertkitError(f"batch_size must be >= 1, got {batch_size}")
-    bound_bs = batch_size or certify_batch(model)
-    attack_bs = batch_size or ATTACK_BATCH
+    if workers < 1:
+        raise CertkitError(f"workers must be >= 1, got {workers}")
+    if search not in SEARCHES:
+        raise CertkitError(f"unknown search {search!r}; valid: {', '.join(SEARCHES)}")
+    task = Search(method, grid, domain, batch_size, options, attack_steps, attack_restarts,
+                  bracket, precision, search)
     was_training = model.training
     model.eval()
     try:
-        if method == "pgd":
-            verdict = attack_verdict(model, steps=attack_steps, restarts=attack_restarts,
-                                     domain=domain)
-            bound_bs = attack_bs
+        if workers > 1 and x.device.type == "cpu" and x.shape[0] > 1:
+            from .parallel import search_in_processes
+
+            index, calls, attack_calls = search_in_processes(task, model, x, workers)
         else:
-            verdict = certify_verdict(model, method, domain=domain, options=options)
-        hi = None
-        calls, attack_calls = [0], [0]
-        if bracket and method != "pgd":
-            atk = _counted(attack_verdict(model, steps=20, restarts=1, domain=domain),
-                           attack_calls)
-            hi = bisect_grid(atk, x, grid, batch_size=max(attack_bs, ATTACK_BATCH)) + 1
-        index = bisect_grid(_counted(verdict, calls), x, grid, batch_size=bound_bs, hi=hi)
-        pred = _predict(model, x, attack_bs)
+            index, calls, attack_calls = task(model, x)
+        pred = _predict(model, x, batch_size or ATTACK_BATCH)
     finally:
         model.train(was_training)
     eps = torch.where(index >= 0, grid[index.clamp_min(0)], torch.zeros_like(grid[:1]))
-    return Radii(index=index, eps=eps, pred=pred, grid=grid, calls=calls[0] / x.shape[0],
-                 attack_calls=attack_calls[0] / x.shape[0])
+    return Radii(index=index, eps=eps, pred=pred, grid=grid, calls=calls / x.shape[0],
+                 attack_calls=attack_calls / x.shape[0])
+
+
+@dataclass(frozen=True)
+class Search:
+    """The bisection of :func:`max_robust_eps` for one chunk of samples (picklable)."""
+
+    method: str
+    grid: Tensor
+    domain: Domain
+    batch_size: int | None
+    options: BoundOptions | None
+    attack_steps: int
+    attack_restarts: int
+    bracket: bool
+    precision: str
+    search: str
+
+    def __call__(self, model: nn.Module, x: Tensor) -> tuple[Tensor, int, int]:
+        """Grid indices of ``x`` and the verdict / attack calls spent (sample-calls)."""
+        bound_bs = self.batch_size or certify_batch(model)
+        attack_bs = self.batch_size or ATTACK_BATCH
+        calls, attack_calls = [0], [0]
+        if self.method == "pgd":
+            verdict = attack_verdict(model, steps=self.attack_steps,
+                                     restarts=self.attack_restarts, domain=self.domain)
+            index = bisect_grid(_counted(verdict, calls), x, self.grid, batch_size=attack_bs)
+            return index, calls[0], 0
+        cert = certify_verdict(model, self.method, domain=self.domain, options=self.options,
+                               precision=self.precision)
+        hi = None
+        if self.bracket:
+            atk = _counted(attack_verdict(model, steps=BRACKET_STEPS, restarts=1,
+                                          domain=self.domain), attack_calls)
+            # on every stride-th grid point: a bracket a few grid cells looser, in fewer calls
+            stride = max(1, math.ceil(self.grid.numel() / BRACKET_POINTS))
+            coarse = bisect_grid(atk, x, self.grid[::stride],
+                                 batch_size=max(attack_bs, ATTACK_BATCH))
+            hi = ((coarse + 1) * stride).clamp(max=self.grid.numel())
+        if self.search == "bisection":
+            index = bisect_grid(_counted(cert, calls), x, self.grid, batch_size=bound_bs, hi=hi)
+        else:
+            parts = range(0, x.shape[0], attack_bs)
+            clean = torch.cat([cert.clean_margins(x[s:s + attack_bs]) for s in parts])
+            slope = torch.cat([cert.clean_slopes(x[s:s + attack_bs]) for s in parts])
+            index = interpolate_grid(_counted(cert.margins, calls), x, self.grid, clean,
+                                     slope=slope, batch_size=bound_bs, hi=hi)
+        return index, calls[0], attack_calls[0]
 
 
 def max_certified_eps(model: nn.Module, x: Tensor, y: Tensor, method: str = "crown", *,
@@ -234,11 +257,13 @@ def max_certified_eps(model: nn.Module, x: Tensor, y: Tensor, method: str = "cro
 
 def brute_force_robust(model: nn.Module, x: Tensor, grid: Tensor, method: str = "crown", *,
                        domain: Domain = (0.0, 1.0), batch_size: int | None = None,
-                       options: BoundOptions | None = None) -> Tensor:
+                       options: BoundOptions | None = None,
+                       precision: str = "mixed") -> Tensor:
     """Robust verdicts at every grid point, shape (N, P): one verdict call per point."""
     grid = _check_grid(grid)
     batch_size = batch_size or certify_batch(model)
-    verdict = certify_verdict(model, method, domain=domain, options=options)
+    verdict = certify_verdict(model, method, domain=domain, options=options,
+                              precision=precision)
     out = torch.empty(x.shape[0], grid.numel(), dtype=torch.bool)
     for s in range(0, x.shape[0], batch_size):
         xb = x[s:s + batch_size]

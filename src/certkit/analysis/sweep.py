@@ -27,10 +27,15 @@ from .shifts import SHIFT_RANGES, apply_shift
 
 def roc_of(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, method: str,
            grid: torch.Tensor, batch_size: int | None = None,
-           bracket: bool = False) -> CertRoc:
-    """The exact certification ROC of ``model`` on ``(x, y)`` over ``grid`` (by bisection)."""
+           bracket: bool = False, **search: Any) -> CertRoc:
+    """The exact certification ROC of ``model`` on ``(x, y)`` over ``grid``.
+
+    ``search`` goes to :func:`certkit.analysis.max_eps.max_robust_eps` (``workers``,
+    ``search``, ``precision``).
+    """
     start = time.perf_counter()
-    r = max_robust_eps(model, x, method, grid=grid, batch_size=batch_size, bracket=bracket)
+    r = max_robust_eps(model, x, method, grid=grid, batch_size=batch_size, bracket=bracket,
+                       **search)
     roc = certification_roc(r.radius(), r.pred == y.cpu(), grid)
     roc.extra.update({"calls_per_sample": r.calls, "attack_calls_per_sample": r.attack_calls,
                       "seconds": time.perf_counter() - start,
@@ -69,11 +74,12 @@ def sweep(runs: str | Path | Sequence[str | Path], *, method: str = "crown",
           data_dir: str | Path | None = None, device: str = "cpu",
           batch_size: int | None = None,
           target_cir: float = 0.01, shifts: Sequence[str] = (), seed: int = 0,
-          out: str | Path | None = None, bracket: bool = True) -> dict[str, Any]:
+          out: str | Path | None = None, bracket: bool = True, workers: int = 1,
+          search: str = "interpolate", precision: str = "mixed") -> dict[str, Any]:
     """Certification ROC of every run on its first ``n`` test samples; returns the summaries.
 
-    ``bracket``: bound each certificate search by a cheap PGD bisection first (see
-    :func:`certkit.analysis.max_eps.max_robust_eps`).
+    ``bracket``: bound each certificate search by a cheap PGD bisection first; ``workers``,
+    ``search`` and ``precision``: see :func:`certkit.analysis.max_eps.max_robust_eps`.
     """
     from ..bounds import get_method
     from ..devices import resolve_device
@@ -103,7 +109,8 @@ def sweep(runs: str | Path | Sequence[str | Path], *, method: str = "crown",
         label = _label(run)
         if label in curves:
             label = str(run.path)
-        roc = roc_of(model, x, y, method, grid, batch_size, bracket)
+        opts = {"workers": workers, "search": search, "precision": precision}
+        roc = roc_of(model, x, y, method, grid, batch_size, bracket, **opts)
         curves[label] = roc
         summary = {"run": str(run.path), **roc.summary(target_cir)}
         write_csv(analysis_path(run.path, f"roc-{method}", ".csv"), roc.rows())
@@ -112,7 +119,7 @@ def sweep(runs: str | Path | Sequence[str | Path], *, method: str = "crown",
         rows = []
         for name in shifts:
             xs, _ = apply_shift(x.cpu(), name, seed)
-            sroc = roc_of(model, xs.to(dev), y, method, grid, batch_size, bracket)
+            sroc = roc_of(model, xs.to(dev), y, method, grid, batch_size, bracket, **opts)
             lo, hi = SHIFT_RANGES[name]
             rows.append({"shift": name, "size": f"[{lo:g}, {hi:g}]", "auc": sroc.auc(),
                          "accuracy": sroc.accuracy})

@@ -26,12 +26,19 @@ def sweep_command(
     data_dir: Annotated[Path | None, typer.Option(help="Dataset root directory.")] = None,
     batch_size: Annotated[int | None, typer.Option(
         help="Samples per verifier call (default 8 for bounds, 256 for pgd).")] = None,
+    workers: Annotated[int, typer.Option(
+        help="Processes searching chunks of the samples (CPU; e.g. the number of cores).")] = 1,
+    search: Annotated[str, typer.Option(
+        help="interpolate (on the bound margins) or bisection (yes/no verdicts).")] =
+        "interpolate",
+    precision: Annotated[str, typer.Option(
+        help="mixed (float32 bounds, float64 near zero margins) or float64.")] = "mixed",
     out: Annotated[Path | None, typer.Option(help="Folder of the multi-run plots.")] = None,
     device: DeviceOpt = "cpu",
     json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Max certified eps per sample by bisection, then the exact ROC over the grid."""
+    """Max certified eps per sample (interpolating search), then the exact ROC over the grid."""
 
     def go() -> dict[str, object]:
         from ..analysis.sweep import sweep
@@ -39,6 +46,7 @@ def sweep_command(
         res = sweep(runs, method=method, eps_max=eps_max, points=points, n=n,
                     data_dir=data_dir, device=device, batch_size=batch_size,
                     target_cir=target_cir, seed=seed, out=out, bracket=bracket,
+                    workers=workers, search=search, precision=precision,
                     shifts=[s.strip() for s in shifts.split(",") if s.strip()])
         flat: dict[str, object] = {"method": res["method"], "points": res["points"]}
         for label, s in res["runs"].items():

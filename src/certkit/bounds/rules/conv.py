@@ -7,6 +7,8 @@ the neuron depends on (:class:`~certkit.bounds.coeffs.Patches`).
 
 from __future__ import annotations
 
+import weakref
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -20,6 +22,18 @@ from ..relax import Relax
 
 Pair = tuple[int, int]
 _PATCH_MATRIX_MAX = 1 << 22  # entries of a window's transposed-convolution matrix
+_Store = dict[tuple[object, ...], tuple[Tensor, tuple[int, ...]]]
+_PATCH_MATRICES: dict[int, tuple[weakref.ref[Tensor], _Store]] = {}
+
+
+def _matrix_store(w: Tensor) -> _Store:
+    """The patch matrices kept for weight tensor ``w`` (dropped when ``w`` is freed)."""
+    entry = _PATCH_MATRICES.get(id(w))
+    if entry is None or entry[0]() is not w:
+        entry = (weakref.ref(w), {})
+        _PATCH_MATRICES[id(w)] = entry
+        weakref.finalize(w, _PATCH_MATRICES.pop, id(w), None)
+    return entry[1]
 
 
 class ConvOp(Op):
@@ -79,12 +93,24 @@ class ConvOp(Op):
                                 self.dilation)
 
     def _patch_matrix(self, cout: int, ph: int, pw: int) -> tuple[Tensor, tuple[int, ...]]:
-        """The transposed convolution of a (C_out, ph, pw) window as a dense matrix."""
-        k = cout * ph * pw
-        eye = torch.eye(k, dtype=self.weight.dtype, device=self.weight.device)
-        out = F.conv_transpose2d(eye.view(k, cout, ph, pw), self.weight, None, self.stride, 0, 0,
-                                 self.groups, self.dilation)
-        return out.reshape(k, -1), tuple(out.shape[1:])
+        """The transposed convolution of a (C_out, ph, pw) window as a dense matrix.
+
+        Without gradients the matrix is kept per weight tensor (and its version counter), so
+        repeated bound calls on a frozen model build it once.
+        """
+        w = self.weight
+        frozen = not (torch.is_grad_enabled() and w.requires_grad)
+        key = (w._version, w.dtype, w.device, cout, ph, pw, self.stride, self.groups,
+               self.dilation)
+        store = _matrix_store(w) if frozen else {}
+        if key not in store:
+            k = cout * ph * pw
+            eye = torch.eye(k, dtype=w.dtype, device=w.device)
+            out = F.conv_transpose2d(eye.view(k, cout, ph, pw), w, None, self.stride, 0, 0,
+                                     self.groups, self.dilation)
+            store.clear()  # only the newest version of a weight is kept
+            store[key] = (out.reshape(k, -1), tuple(out.shape[1:]))
+        return store[key]
 
     def _backward_patches(self, p: Patches) -> tuple[list[Coeffs], Tensor | None]:
         b, r, cout, ph, pw = p.a.shape
