@@ -19,7 +19,7 @@ from torch import Tensor, nn
 if TYPE_CHECKING:
     from .max_eps import Search
 
-CHUNK = 64  # most samples per task: small enough to balance, large enough to batch
+CHUNK = 256  # most samples per task: small enough to balance, large enough to batch
 
 
 _STATE: dict[str, object] = {}
