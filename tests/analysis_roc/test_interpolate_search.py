@@ -1,8 +1,9 @@
 """The interpolating boundary search: the same index as the brute-force grid on monotone
 margins of every shape, a bounded number of calls on margins that carry no information,
 and fewer calls than bisection on smooth ones; the float32 screen of certificate verdicts
-agrees with float64; the clean slope is the hand-computed one on a linear network;
-worker processes give the result of one."""
+agrees with float64, also when chunked; the clean slope is the hand-computed one on a
+linear network; worker processes give the result of one; the brute-force grid is certify at
+every grid point."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ from certkit.analysis.max_eps import (
     max_robust_eps,
 )
 from certkit.analysis.verdicts import SCREEN_BAND, certify_verdict
+from certkit.errors import CertkitError
+from certkit.specs import LinfBall
+from certkit.verify import certify
 
 GRID = torch.linspace(0, 0.2, 4000, dtype=torch.float64)
 ROOTS = torch.tensor([0.0123, 0.05, 0.0999, 0.15, 0.19995, 0.0, -1.0, 0.3], dtype=torch.float64)
@@ -157,3 +161,29 @@ def test_worker_processes_give_the_same_radii() -> None:
     two = max_robust_eps(net, x, "crown", grid=grid, bracket=True, workers=2)
     assert two.index.tolist() == one.index.tolist()
     assert two.calls > 0
+
+
+def test_chunked_verdicts_recheck_all_unsure_samples_together() -> None:
+    net, x = _net(), _x(20)
+    eps = max_robust_eps(net, x, "crown", grid=eps_grid(0.3, 3001), precision="float64").eps
+    exact = certify_verdict(net, "crown", precision="float64")
+    whole = certify_verdict(net, "crown")
+    chunked = certify_verdict(net, "crown", batch_size=3)
+    m64, m_whole, m_chunked = exact.margins(x, eps), whole.margins(x, eps), chunked.margins(x, eps)
+    assert ((m_chunked > 0) == (m64 > 0)).all() and ((m_whole > 0) == (m64 > 0)).all()
+    torch.testing.assert_close(m_chunked, m_whole, atol=1e-5, rtol=0)
+    assert chunked.rechecked == whole.rechecked > 0  # the same samples went to float64
+    rechecked = (m_chunked - m64).abs() < 1e-12
+    assert int(rechecked.sum()) >= chunked.rechecked  # ... and carry the float64 value
+    with pytest.raises(CertkitError):
+        certify_verdict(net, "crown", batch_size=0)
+
+
+def test_brute_force_grid_is_one_certify_call_per_grid_point() -> None:
+    net, x = _net(), _x(10)
+    grid = eps_grid(0.3, 41)
+    brute = brute_force_robust(net, x, grid, "crown", batch_size=7)
+    for j in (0, 7, 20, 40):  # independently: certify every sample at one eps
+        res = certify(net, x, None, LinfBall(x, float(grid[j])), method="crown")
+        assert brute[:, j].tolist() == [r.robust for r in res]
+    assert brute_force_robust(net, x, grid, "crown", workers=2).tolist() == brute.tolist()

@@ -7,7 +7,17 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from certkit.bounds.coeffs import Dense, OneHot, Patches, dot, take_rows, to_dense, windows
+from certkit.bounds.coeffs import (
+    Dense,
+    OneHot,
+    Patches,
+    dot,
+    take_rows,
+    to_dense,
+    window_mask,
+    windows,
+    windows_inside,
+)
 from certkit.bounds.relax import relu_relax
 from certkit.bounds.rules import ConvOp, ReluOp
 
@@ -84,3 +94,33 @@ def test_take_rows_picks_per_sample_rows(kind: str) -> None:
     full = to_dense(c)
     for b in range(3):
         torch.testing.assert_close(picked[b], full[b, index[b]])
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None)
+@given(k=st.integers(1, 5), stride=st.integers(1, 3), pad=st.integers(0, 2),
+       size=st.integers(5, 12))
+def test_windows_inside_is_the_all_ones_mask_of_the_full_grid(k: int, stride: int, pad: int,
+                                                               size: int) -> None:
+    if k > size + 2 * pad:
+        return
+    op = _conv(0, 1, 1, k, stride, pad, 1, size)
+    oh, ow = op.out_shape[1:]
+    rows = OneHot(torch.arange(oh * ow).unsqueeze(0), torch.ones(1, oh * ow, dtype=DT),
+                  op.out_shape)
+    (p,), _ = op.backward(rows)
+    if isinstance(p, Dense):
+        return
+    full = Patches(torch.ones_like(p.a), p.pos, p.grid, p.stride, p.offset, p.shape)
+    assert windows_inside(full) == bool((window_mask(full, DT) == 1).all())
+
+
+def test_grouped_conv_one_hot_rows_equal_dense_rows() -> None:
+    g = torch.Generator().manual_seed(2)
+    op = ConvOp(torch.randn(4, 1, 3, 3, generator=g, dtype=DT), torch.randn(4, generator=g,
+                dtype=DT), (1, 1), (0, 0), (1, 1), 2)
+    op.in_shapes, op.out_shape = ((2, 6, 6),), (4, 4, 4)
+    rows = _onehot(op.out_shape, 2, 5, 3)
+    (c,), b = op.backward(rows)
+    (d,), e = op.backward(Dense(to_dense(rows)))
+    torch.testing.assert_close(to_dense(c), to_dense(d), rtol=0, atol=1e-12)
+    torch.testing.assert_close(b, e, rtol=0, atol=1e-12)

@@ -129,9 +129,13 @@ def test_certificate_detector_is_minus_the_certified_radius() -> None:
     with torch.no_grad():
         net[1].weight.mul_(8)
     x = torch.rand(10, 1, 2, 2)
-    det = Certificate(net, method="ibp", eps_max=0.2, points=41)
-    r = max_robust_eps(net, x, "ibp", grid=eps_grid(0.2, 41))
+    det = Certificate(net, method="ibp", eps_max=0.2, points=41)  # with the PGD bracket
+    r = max_robust_eps(net, x, "ibp", grid=eps_grid(0.2, 41))  # without
     torch.testing.assert_close(det(x), -r.radius().double())
+    two = Certificate(net, method="ibp", eps_max=0.2, points=41, workers=2)
+    torch.testing.assert_close(two(x), -r.radius().double())
+    with pytest.raises(CertkitError):
+        Certificate(net, workers=0)
 
 
 @pytest.mark.parametrize("name", list(DETECTORS))

@@ -36,6 +36,7 @@ ATTACK_BATCH = 256  # samples per attack call
 SEARCHES = ("interpolate", "bisection")
 BRACKET_POINTS = 64  # grid points of the PGD bracket search
 BRACKET_STEPS = 10  # PGD steps per bracket verdict
+BRUTE_PAIRS = 512  # (sample, eps) pairs per verdict call of the brute-force grid
 
 
 def certify_batch(model: nn.Module) -> int:
@@ -220,7 +221,7 @@ class Search:
             index = bisect_grid(_counted(verdict, calls), x, self.grid, batch_size=attack_bs)
             return index, calls[0], 0
         cert = certify_verdict(model, self.method, domain=self.domain, options=self.options,
-                               precision=self.precision)
+                               precision=self.precision, batch_size=bound_bs)
         hi = None
         if self.bracket:
             atk = _counted(attack_verdict(model, steps=BRACKET_STEPS, restarts=1,
@@ -230,14 +231,17 @@ class Search:
             coarse = bisect_grid(atk, x, self.grid[::stride],
                                  batch_size=max(attack_bs, ATTACK_BATCH))
             hi = ((coarse + 1) * stride).clamp(max=self.grid.numel())
+        # one verdict call per round: the verdict bounds in chunks of ``bound_bs`` and
+        # rechecks the unsure samples of the whole round together in float64
+        everyone = max(1, x.shape[0])
         if self.search == "bisection":
-            index = bisect_grid(_counted(cert, calls), x, self.grid, batch_size=bound_bs, hi=hi)
+            index = bisect_grid(_counted(cert, calls), x, self.grid, batch_size=everyone, hi=hi)
         else:
             parts = range(0, x.shape[0], attack_bs)
             clean = torch.cat([cert.clean_margins(x[s:s + attack_bs]) for s in parts])
             slope = torch.cat([cert.clean_slopes(x[s:s + attack_bs]) for s in parts])
             index = interpolate_grid(_counted(cert.margins, calls), x, self.grid, clean,
-                                     slope=slope, batch_size=bound_bs, hi=hi)
+                                     slope=slope, batch_size=everyone, hi=hi)
         return index, calls[0], attack_calls[0]
 
 
@@ -258,18 +262,51 @@ def max_certified_eps(model: nn.Module, x: Tensor, y: Tensor, method: str = "cro
 def brute_force_robust(model: nn.Module, x: Tensor, grid: Tensor, method: str = "crown", *,
                        domain: Domain = (0.0, 1.0), batch_size: int | None = None,
                        options: BoundOptions | None = None,
-                       precision: str = "mixed") -> Tensor:
-    """Robust verdicts at every grid point, shape (N, P): one verdict call per point."""
+                       precision: str = "mixed", workers: int = 1) -> Tensor:
+    """Robust verdicts at every grid point, shape (N, P): one verdict per (sample, eps).
+
+    The (sample, grid point) pairs go to the verdict in order of eps, ``batch_size`` pairs
+    per bound call; ``workers`` > 1 spreads the samples over that many processes.
+    """
     grid = _check_grid(grid)
-    batch_size = batch_size or certify_batch(model)
-    verdict = certify_verdict(model, method, domain=domain, options=options,
-                              precision=precision)
-    out = torch.empty(x.shape[0], grid.numel(), dtype=torch.bool)
-    for s in range(0, x.shape[0], batch_size):
-        xb = x[s:s + batch_size]
-        for j in range(grid.numel()):
-            out[s:s + batch_size, j] = verdict(xb, grid[j].expand(xb.shape[0]))
-    return out
+    if workers < 1:
+        raise CertkitError(f"workers must be >= 1, got {workers}")
+    task = BruteForce(grid, method, domain, batch_size, options, precision)
+    was_training = model.training
+    model.eval()
+    try:
+        if workers > 1 and x.device.type == "cpu" and x.shape[0] > 1:
+            from .parallel import map_in_processes
+
+            return torch.cat(map_in_processes(task, model, x, workers))
+        return task(model, x)
+    finally:
+        model.train(was_training)
+
+
+@dataclass(frozen=True)
+class BruteForce:
+    """The grid of :func:`brute_force_robust` for one chunk of samples (picklable)."""
+
+    grid: Tensor
+    method: str
+    domain: Domain
+    batch_size: int | None
+    options: BoundOptions | None
+    precision: str
+
+    def __call__(self, model: nn.Module, x: Tensor) -> Tensor:
+        verdict = certify_verdict(model, self.method, domain=self.domain, options=self.options,
+                                  precision=self.precision,
+                                  batch_size=self.batch_size or certify_batch(model))
+        n, p = x.shape[0], self.grid.numel()
+        out = torch.empty(n, p, dtype=torch.bool)
+        sample = torch.arange(n).repeat(p)  # pair k: sample k % n at grid point k // n
+        for s in range(0, n * p, BRUTE_PAIRS):
+            k = torch.arange(s, min(n * p, s + BRUTE_PAIRS))
+            ok = verdict(x[sample[k].to(x.device)], self.grid[k // n])
+            out[sample[k], k // n] = ok.cpu()
+        return out
 
 
 def monotonicity_violations(robust: Tensor) -> int:

@@ -35,7 +35,7 @@ def _roc_points(id_scores: np.ndarray, ood_scores: np.ndarray) -> tuple[np.ndarr
 def _detector_options(name: str, opts: dict[str, Any]) -> dict[str, Any]:
     keys = {"odin": ("temperature", "magnitude"), "energy": ("temperature",),
             "mahalanobis": ("magnitude", "shrinkage"),
-            "certificate": ("method", "eps_max", "points")}
+            "certificate": ("method", "eps_max", "points", "workers")}
     prefix = {"odin": "odin_", "energy": "energy_", "mahalanobis": "maha_", "certificate": ""}
     return {k: opts[prefix[name] + k] for k in keys.get(name, ())
             if prefix.get(name, "") + k in opts}
@@ -48,8 +48,11 @@ def ood_run(run: str | Path, *, ood: Sequence[str] = ("uniform-noise",),
             odin_magnitude: float = 0.0014, maha_magnitude: float = 0.0,
             maha_shrinkage: float = 0.0, energy_temperature: float = 1.0,
             data_dir: str | Path | None = None, device: str = "cpu", batch_size: int = 256,
-            seed: int = 0) -> dict[str, Any]:
-    """AUROC / FPR95 of every detector for every OOD set; writes the table and plots."""
+            seed: int = 0, workers: int = 1) -> dict[str, Any]:
+    """AUROC / FPR95 of every detector for every OOD set; writes the table and plots.
+
+    ``workers`` > 1 runs the certificate's searches in that many processes (CPU).
+    """
     from ..devices import resolve_device
 
     names = list(detectors) if detectors is not None else detector_names()
@@ -75,7 +78,7 @@ def ood_run(run: str | Path, *, ood: Sequence[str] = ("uniform-noise",),
     opts = {"odin_temperature": odin_temperature, "odin_magnitude": odin_magnitude,
             "maha_magnitude": maha_magnitude, "maha_shrinkage": maha_shrinkage,
             "energy_temperature": energy_temperature, "method": method,
-            "eps_max": eps_max, "points": points}
+            "eps_max": eps_max, "points": points, "workers": workers}
     with torch.no_grad():
         acc = float((model(x_id.to(dev)).argmax(1).cpu() == data.test.y[:n]).float().mean())
     long_rows: list[dict[str, Any]] = []

@@ -1,4 +1,5 @@
-"""Bisection searches of :func:`certkit.analysis.max_eps.max_robust_eps` in worker processes.
+"""The searches of :func:`certkit.analysis.max_eps.max_robust_eps` (and the brute-force grid)
+in worker processes.
 
 The samples are cut into chunks that a pool of ``spawn``-ed processes (one torch thread
 each) takes in turn, so a chunk of hard samples does not hold the others up. Each chunk's
@@ -10,8 +11,9 @@ program only.
 from __future__ import annotations
 
 import multiprocessing as mp
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -19,30 +21,41 @@ from torch import Tensor, nn
 if TYPE_CHECKING:
     from .max_eps import Search
 
+T = TypeVar("T")
 CHUNK = 256  # most samples per task: small enough to balance, large enough to batch
 
 
 _STATE: dict[str, object] = {}
 
 
-def _init(threads: int, search: Search, model: nn.Module) -> None:
+def _init(threads: int, task: Callable[[nn.Module, Tensor], T], model: nn.Module) -> None:
     torch.set_num_threads(threads)
-    _STATE.update(search=search, model=model)
+    _STATE.update(task=task, model=model)
 
 
-def _run(x: Tensor) -> tuple[Tensor, int, int]:
-    search, model = _STATE["search"], _STATE["model"]
-    return search(model, x)  # type: ignore[operator]
+def _run(x: Tensor) -> object:
+    task, model = _STATE["task"], _STATE["model"]
+    return task(model, x)  # type: ignore[operator]
+
+
+def map_in_processes(task: Callable[[nn.Module, Tensor], T], model: nn.Module, x: Tensor,
+                     workers: int) -> list[T]:
+    """``task(model, chunk)`` for consecutive chunks of ``x`` in ``workers`` processes.
+
+    ``task`` must be picklable (a module-level class or function); the results come back in
+    the order of the chunks.
+    """
+    chunk = max(1, min(CHUNK, -(-x.shape[0] // (4 * workers))))  # >= 4 tasks per worker
+    parts = [x[s:s + chunk] for s in range(0, x.shape[0], chunk)]
+    threads = max(1, torch.get_num_threads() // workers)
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init,
+                             initargs=(threads, task, model)) as pool:
+        return list(pool.map(_run, parts))  # type: ignore[arg-type]
 
 
 def search_in_processes(search: Search, model: nn.Module, x: Tensor,
                         workers: int) -> tuple[Tensor, int, int]:
     """``search(model, x)`` with the samples spread over ``workers`` processes."""
-    chunk = max(1, min(CHUNK, -(-x.shape[0] // (4 * workers))))  # >= 4 tasks per worker
-    parts = [x[s:s + chunk] for s in range(0, x.shape[0], chunk)]
-    threads = max(1, torch.get_num_threads() // workers)
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init,
-                             initargs=(threads, search, model)) as pool:
-        done = list(pool.map(_run, parts))
+    done = map_in_processes(search, model, x, workers)
     index = torch.cat([d[0] for d in done])
     return index, sum(d[1] for d in done), sum(d[2] for d in done)

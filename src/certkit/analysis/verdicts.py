@@ -56,16 +56,21 @@ def _margins(model: nn.Module, xb: Tensor, eps: Tensor, pred: Tensor, k: int, me
 class CertifyVerdict:
     """Verdict "certified robust at eps" by ``method``; see the module docstring.
 
+    A call bounds its samples in chunks of ``batch_size`` (default: all at once), in the
+    order given, and then recomputes all samples the float32 screen left unsure in float64,
+    again in such chunks: the few unsure samples of many chunks share bound calls.
     ``screened`` and ``rechecked`` count the samples decided by float32 and those recomputed
     in float64 (for benchmarks and tests).
     """
 
     def __init__(self, model: nn.Module, method: str = "crown", *,
                  domain: Domain = (0.0, 1.0), options: BoundOptions | None = None,
-                 precision: str = "mixed") -> None:
+                 precision: str = "mixed", batch_size: int | None = None) -> None:
         if precision not in PRECISIONS:
             raise CertkitError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
-        self.model, self.method = model, get_method(method).name
+        if batch_size is not None and batch_size < 1:
+            raise CertkitError(f"batch_size must be >= 1, got {batch_size}")
+        self.model, self.method, self.batch_size = model, get_method(method).name, batch_size
         self.domain, self.options = domain, options
         self.screen = precision == "mixed" and _float_dtype(model) == torch.float32
         self.exact = model if _float_dtype(model) == torch.float64 else \
@@ -129,25 +134,33 @@ class CertifyVerdict:
             raise CertkitError("the model's outputs on x contain NaN or Inf")
         pred, k = logits.argmax(dim=1), logits.shape[1]
         eps = eps.to(torch.float64)
-        args = (k, self.method, self.domain, self.options)
+        step = self.batch_size or max(1, xb.shape[0])
+
+        def bounded(model: nn.Module, idx: Tensor, dtype: torch.dtype) -> Tensor:
+            parts = [_margins(model, xb[i], eps[i.to(eps.device)], pred[i], k, self.method,
+                              self.domain, self.options, dtype).to(torch.float64)
+                     for i in idx.split(step)]
+            return torch.cat(parts) if parts else eps.new_zeros(0)
+
+        everyone = torch.arange(xb.shape[0], device=xb.device)
         if not self.screen:
-            return _margins(self.exact, xb, eps, pred, *args, torch.float64).cpu()
-        m = _margins(self.model, xb, eps, pred, *args, torch.float32).to(torch.float64)
+            return bounded(self.exact, everyone, torch.float64).cpu()
+        m = bounded(self.model, everyone, torch.float32)
         band = SCREEN_BAND * (1 + logits.abs().amax(dim=1))
         unsure = torch.nonzero(m.abs() <= band).flatten()
         self.screened += xb.shape[0] - unsure.numel()
         if unsure.numel():
             self.rechecked += unsure.numel()
-            m[unsure] = _margins(self.exact, xb[unsure], eps[unsure.to(eps.device)],
-                                 pred[unsure], *args, torch.float64)
+            m[unsure] = bounded(self.exact, unsure, torch.float64)
         return m.cpu()
 
 
 def certify_verdict(model: nn.Module, method: str = "crown", *, domain: Domain = (0.0, 1.0),
-                    options: BoundOptions | None = None,
-                    precision: str = "mixed") -> CertifyVerdict:
+                    options: BoundOptions | None = None, precision: str = "mixed",
+                    batch_size: int | None = None) -> CertifyVerdict:
     """Verdict "certified robust at eps" (float32 screen, float64 where it is close)."""
-    return CertifyVerdict(model, method, domain=domain, options=options, precision=precision)
+    return CertifyVerdict(model, method, domain=domain, options=options, precision=precision,
+                          batch_size=batch_size)
 
 
 def attack_verdict(model: nn.Module, *, steps: int = 50, restarts: int = 1,

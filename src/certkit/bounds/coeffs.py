@@ -119,6 +119,14 @@ def windows(t: Tensor, p: Patches) -> Tensor:
     return out.view(p.a.shape[0], p.a.shape[1], t.shape[1], *p.a.shape[-2:])
 
 
+def windows_inside(p: Patches) -> bool:
+    """Whether every window of the start grid lies inside the map (then no mask is needed)."""
+    _, h, w = p.shape
+    (sy, sx), (oy, ox), (hs, ws) = p.stride, p.offset, p.grid
+    ph, pw = p.a.shape[-2:]
+    return oy <= 0 and ox <= 0 and (hs - 1) * sy - oy + ph <= h and (ws - 1) * sx - ox + pw <= w
+
+
 def window_mask(p: Patches, dtype: torch.dtype) -> Tensor:
     """1 where a window entry lies inside the map, 0 outside: (B, R, 1, ph, pw)."""
     _, h, w = p.shape

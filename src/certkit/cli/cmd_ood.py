@@ -31,6 +31,8 @@ def ood_command(
     data_dir: Annotated[Path | None, typer.Option(help="Dataset root directory.")] = None,
     batch_size: Annotated[int, typer.Option(help="Batch size.")] = 256,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic OOD sets.")] = 0,
+    workers: Annotated[int, typer.Option(
+        help="Processes for the certificate's searches (CPU).")] = 1,
     device: DeviceOpt = "cpu",
     json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -45,7 +47,8 @@ def ood_command(
                       n=n, n_fit=n_fit, n_cert=n_cert, method=method, eps_max=eps_max,
                       points=points, odin_temperature=odin_temperature,
                       odin_magnitude=odin_magnitude, maha_magnitude=maha_magnitude,
-                      data_dir=data_dir, device=device, batch_size=batch_size, seed=seed)
+                      data_dir=data_dir, device=device, batch_size=batch_size, seed=seed,
+                      workers=workers)
         if json:
             return res
         flat: dict[str, object] = {"accuracy": res["accuracy"]}

@@ -47,6 +47,7 @@ class Detector:
     paper: ClassVar[str] = ""
     needs_fit: ClassVar[bool] = False
     needs_grad: ClassVar[bool] = False
+    whole_batch: ClassVar[bool] = False  # score() takes any number of samples (it batches)
 
     def __init__(self, model: nn.Module, *, batch_size: int = 256) -> None:
         if not isinstance(model, nn.Module):
@@ -73,9 +74,10 @@ class Detector:
             raise CertkitError("x must be a batch tensor (B, ...)")
         was_training = self.model.training
         self.model.eval()
+        step = max(1, x.shape[0]) if self.whole_batch else self.batch_size
         try:
-            out = [self.score(x[s:s + self.batch_size]).detach().to(torch.float64).cpu()
-                   for s in range(0, x.shape[0], self.batch_size)]
+            out = [self.score(x[s:s + step]).detach().to(torch.float64).cpu()
+                   for s in range(0, x.shape[0], step)]
         finally:
             self.model.train(was_training)
         return torch.cat(out) if out else torch.empty(0, dtype=torch.float64)

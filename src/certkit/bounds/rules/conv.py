@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from ...errors import CertkitError
 from ...models.kernels import conv_transpose2d
-from ..coeffs import Coeffs, Dense, OneHot, Patches, to_dense, window_mask
+from ..coeffs import Coeffs, Dense, OneHot, Patches, to_dense, window_mask, windows_inside
 from ..forms import Forms, affine_forms
 from ..registry import Interval, Op, register_layer
 from ..relax import Relax
@@ -71,7 +71,7 @@ class ConvOp(Op):
     def backward(self, c: Coeffs, relax: Relax | None = None) -> tuple[list[Coeffs],
                                                                         Tensor | None]:
         if isinstance(c, OneHot):
-            c = _onehot_to_patches(c)
+            return self._backward_onehot(c)
         if isinstance(c, Patches):
             return self._backward_patches(c)
         a = to_dense(c)
@@ -112,6 +112,27 @@ class ConvOp(Op):
             store[key] = (out.reshape(k, -1), tuple(out.shape[1:]))
         return store[key]
 
+    def _backward_onehot(self, c: OneHot) -> tuple[list[Coeffs], Tensor | None]:
+        """One-hot rows of the output: each becomes its channel's kernel, scaled, as a window."""
+        if len(c.shape) != 3:
+            raise CertkitError(f"a convolution output must have shape (C, H, W), got {c.shape}")
+        ch, h, w = c.shape
+        if self.groups != 1 or self.dilation != (1, 1):
+            return self._backward_patches(_onehot_to_patches(c))
+        chan = torch.div(c.idx, h * w, rounding_mode="floor")
+        b, r = c.idx.shape
+        kernels = self.weight.reshape(ch, -1).index_select(0, chan.reshape(-1))
+        a = (kernels.view(b, r, -1) * c.val.unsqueeze(-1)).view(b, r, *self.weight.shape[1:])
+        cin, hin, win = self.in_shapes[0]
+        out = Patches(a, c.idx - chan * (h * w), (h, w), self.stride, self.padding,
+                      (cin, hin, win))
+        if not windows_inside(out):
+            out = out.like(out.a * window_mask(out, out.a.dtype))
+        bias = None if self.bias is None else c.val * self.bias[chan]
+        if a.shape[-2] * a.shape[-1] >= hin * win:  # the window covers the map: go dense
+            return [Dense(to_dense(out))], bias
+        return [out], bias
+
     def _backward_patches(self, p: Patches) -> tuple[list[Coeffs], Tensor | None]:
         b, r, cout, ph, pw = p.a.shape
         oh, ow = self.grow_window((ph, pw)) or (ph, pw)
@@ -126,7 +147,8 @@ class ConvOp(Op):
         offset = (p.offset[0] * self.stride[0] + self.padding[0],
                   p.offset[1] * self.stride[1] + self.padding[1])
         out = Patches(x, p.pos, p.grid, stride, offset, (cin, hin, win))
-        out = out.like(out.a * window_mask(out, out.a.dtype))
+        if not windows_inside(out):
+            out = out.like(out.a * window_mask(out, out.a.dtype))
         bias = self._bias_term(p.a.sum(dim=(3, 4)))
         if oh * ow >= hin * win:  # the window covers the map: go dense
             return [Dense(to_dense(out))], bias
