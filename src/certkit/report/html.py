@@ -30,7 +30,7 @@ body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;mar
 color:#1d2330;background:#fff;max-width:1400px}
 h1{font-size:24px}h2{font-size:20px;border-bottom:2px solid #3b6ea8;padding-bottom:4px;
 margin-top:36px}h3{font-size:16px;margin-top:22px;color:#3b6ea8}
-table{border-collapse:collapse;font-size:12px;margin:8px 0}
+.wide{overflow-x:auto;max-width:100%}table{border-collapse:collapse;font-size:12px;margin:8px 0}
 th,td{border:1px solid #c8cfd8;padding:3px 7px;text-align:right}
 th{background:#eef2f7}td.k,th.k{text-align:left}
 img{max-width:100%;border:1px solid #dde;margin:6px 0}
@@ -69,7 +69,7 @@ def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = Non
         (f'<td class="k">{_esc(_fmt(r.get(c)))}</td>' if i == 0
          else f"<td>{_esc(_fmt(r.get(c)))}</td>") for i, c in enumerate(cols)) + "</tr>"
         for r in shown)
-    return f"<table><tr>{head}</tr>{body}</table>{note}"
+    return f'<div class="wide"><table><tr>{head}</tr>{body}</table></div>{note}'
 
 
 def image(png: bytes, alt: str) -> str:
