@@ -25,6 +25,7 @@ from ..bounds import BoundOptions
 from ..errors import CertkitError
 from ..specs.lp import Domain
 from .interpolate import interpolate_grid
+from .parallel import run_chunked
 from .verdicts import Verdict, attack_verdict, certify_verdict
 
 __all__ = ["Radii", "attack_verdict", "bisect_grid", "bisection_calls", "brute_force_robust",
@@ -181,12 +182,9 @@ def max_robust_eps(model: nn.Module, x: Tensor, method: str = "crown", *,
     was_training = model.training
     model.eval()
     try:
-        if workers > 1 and x.device.type == "cpu" and x.shape[0] > 1:
-            from .parallel import search_in_processes
-
-            index, calls, attack_calls = search_in_processes(task, model, x, workers)
-        else:
-            index, calls, attack_calls = task(model, x)
+        done = run_chunked(task, model, x, workers)
+        index = torch.cat([d[0] for d in done])
+        calls, attack_calls = sum(d[1] for d in done), sum(d[2] for d in done)
         pred = _predict(model, x, batch_size or ATTACK_BATCH)
     finally:
         model.train(was_training)
@@ -275,11 +273,7 @@ def brute_force_robust(model: nn.Module, x: Tensor, grid: Tensor, method: str = 
     was_training = model.training
     model.eval()
     try:
-        if workers > 1 and x.device.type == "cpu" and x.shape[0] > 1:
-            from .parallel import map_in_processes
-
-            return torch.cat(map_in_processes(task, model, x, workers))
-        return task(model, x)
+        return torch.cat(run_chunked(task, model, x, workers))
     finally:
         model.train(was_training)
 

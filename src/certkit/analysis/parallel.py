@@ -13,13 +13,10 @@ from __future__ import annotations
 import multiprocessing as mp
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import torch
 from torch import Tensor, nn
-
-if TYPE_CHECKING:
-    from .max_eps import Search
 
 T = TypeVar("T")
 CHUNK = 256  # most samples per task: small enough to balance, large enough to batch
@@ -38,6 +35,18 @@ def _run(x: Tensor) -> object:
     return task(model, x)  # type: ignore[operator]
 
 
+def run_chunked(task: Callable[[nn.Module, Tensor], T], model: nn.Module, x: Tensor,
+                workers: int) -> list[T]:
+    """``task`` on chunks of ``x`` in ``workers`` processes, or on all of ``x`` here.
+
+    Processes are used for CPU tensors with more than one sample and ``workers`` > 1; the
+    results come back in the order of the chunks (one result without processes).
+    """
+    if workers > 1 and x.device.type == "cpu" and x.shape[0] > 1:
+        return map_in_processes(task, model, x, workers)
+    return [task(model, x)]
+
+
 def map_in_processes(task: Callable[[nn.Module, Tensor], T], model: nn.Module, x: Tensor,
                      workers: int) -> list[T]:
     """``task(model, chunk)`` for consecutive chunks of ``x`` in ``workers`` processes.
@@ -51,11 +60,3 @@ def map_in_processes(task: Callable[[nn.Module, Tensor], T], model: nn.Module, x
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init,
                              initargs=(threads, task, model)) as pool:
         return list(pool.map(_run, parts))  # type: ignore[arg-type]
-
-
-def search_in_processes(search: Search, model: nn.Module, x: Tensor,
-                        workers: int) -> tuple[Tensor, int, int]:
-    """``search(model, x)`` with the samples spread over ``workers`` processes."""
-    done = map_in_processes(search, model, x, workers)
-    index = torch.cat([d[0] for d in done])
-    return index, sum(d[1] for d in done), sum(d[2] for d in done)

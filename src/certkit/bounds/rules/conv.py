@@ -123,15 +123,9 @@ class ConvOp(Op):
         b, r = c.idx.shape
         kernels = self.weight.reshape(ch, -1).index_select(0, chan.reshape(-1))
         a = (kernels.view(b, r, -1) * c.val.unsqueeze(-1)).view(b, r, *self.weight.shape[1:])
-        cin, hin, win = self.in_shapes[0]
         out = Patches(a, c.idx - chan * (h * w), (h, w), self.stride, self.padding,
-                      (cin, hin, win))
-        if not windows_inside(out):
-            out = out.like(out.a * window_mask(out, out.a.dtype))
-        bias = None if self.bias is None else c.val * self.bias[chan]
-        if a.shape[-2] * a.shape[-1] >= hin * win:  # the window covers the map: go dense
-            return [Dense(to_dense(out))], bias
-        return [out], bias
+                      self.in_shapes[0])
+        return [_finish(out)], None if self.bias is None else c.val * self.bias[chan]
 
     def _backward_patches(self, p: Patches) -> tuple[list[Coeffs], Tensor | None]:
         b, r, cout, ph, pw = p.a.shape
@@ -147,12 +141,7 @@ class ConvOp(Op):
         offset = (p.offset[0] * self.stride[0] + self.padding[0],
                   p.offset[1] * self.stride[1] + self.padding[1])
         out = Patches(x, p.pos, p.grid, stride, offset, (cin, hin, win))
-        if not windows_inside(out):
-            out = out.like(out.a * window_mask(out, out.a.dtype))
-        bias = self._bias_term(p.a.sum(dim=(3, 4)))
-        if oh * ow >= hin * win:  # the window covers the map: go dense
-            return [Dense(to_dense(out))], bias
-        return [out], bias
+        return [_finish(out)], self._bias_term(p.a.sum(dim=(3, 4)))
 
     def grow_window(self, window: tuple[int, int]) -> tuple[int, int] | None:
         kh, kw = self.weight.shape[-2:]
@@ -161,6 +150,16 @@ class ConvOp(Op):
 
     def describe(self) -> str:
         return f"conv2d {self.weight.shape[1] * self.groups}->{self.weight.shape[0]}"
+
+
+def _finish(out: Patches) -> Coeffs:
+    """Windows zeroed outside the map (if any reach out), dense once they cover the map."""
+    if not windows_inside(out):
+        out = out.like(out.a * window_mask(out, out.a.dtype))
+    _, h, w = out.shape
+    if out.a.shape[-2] * out.a.shape[-1] >= h * w:  # the window covers the map: go dense
+        return Dense(to_dense(out))
+    return out
 
 
 def _onehot_to_patches(c: OneHot) -> Patches:
