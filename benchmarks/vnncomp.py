@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=None, help="at most N instances")
     p.add_argument("--stride", type=int, default=1, help="every K-th instance")
     p.add_argument("--start", type=int, default=0, help="first row")
+    p.add_argument("--match", action="append", default=None, metavar="TEXT",
+                   help="only instances whose name contains TEXT (repeatable: any of them)")
     p.add_argument("--timeout", type=float, default=None, help="override the CSV's timeout")
     p.add_argument("--marabou", action="store_true", help="also run Marabou")
     p.add_argument("--tools", default=None,
@@ -136,7 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         print_summary(args.benchmark, rows, tools)
         return 0
     root = args.root / args.benchmark
-    todo = read_instances(root / "instances.csv")[args.start::args.stride][: args.limit]
+    todo = read_instances(root / "instances.csv")
+    if args.match:
+        todo = [inst for inst in todo if any(m in inst.name for m in args.match)]
+    todo = todo[args.start::args.stride][: args.limit]
     opts = VerifyOptions(strategy=args.strategy, alpha_iterations=args.alpha_iterations)
     tools = (args.tools.split(",") if args.tools else
              ["certkit"] + (["marabou"] if args.marabou else []))

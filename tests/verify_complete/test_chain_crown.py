@@ -126,3 +126,43 @@ def test_compact_milp_has_the_layered_optimum(seed: int, width: int, depth: int,
     assert a.status == b.status
     if a.status in ("unsat", "candidate") and b.bound < float("inf"):
         assert abs(a.objective - b.objective) <= 1e-3 * (1 + abs(b.objective))
+
+
+@settings(max_examples=12, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 10_000), width=st.integers(2, 6), depth=st.integers(1, 3))
+def test_milp_decides_against_the_margin(seed: int, width: int, depth: int) -> None:
+    """With ``t <= margin`` in the program, the MILP says ``unsat`` exactly when the optimum
+    (``margin=inf``, checked against a dense grid) lies above the margin, in both encodings."""
+    from certkit.verify.complete import milp
+
+    net = _net(seed, [2] + [width] * depth + [3])
+    chain = extract_chain(net, 2)
+    assert chain is not None
+    gen = torch.Generator().manual_seed(seed)
+    lo = torch.rand(2, generator=gen, dtype=torch.float64) - 1
+    hi = lo + torch.rand(2, generator=gen, dtype=torch.float64) + 0.1
+    C = torch.randn(2, 3, generator=gen, dtype=torch.float64)
+    lows, ups = cc.intermediate(chain, lo[None], hi[None])
+    grid = torch.stack(torch.meshgrid(*[torch.linspace(float(a), float(b), 201, dtype=lo.dtype)
+                                        for a, b in zip(lo, hi, strict=True)],
+                                      indexing="ij"), -1).reshape(-1, 2)
+    with torch.no_grad():
+        grid_min = float((net(grid) @ C.T).amax(dim=1).min())
+    for encoding in ("compact", "layered"):
+        # shift d so that the optimum is +0.5 (unsat above margin 0.25, not below 1.0)
+        exact = milp.solve_milp(chain, lo, hi, C, torch.zeros(2, dtype=lo.dtype),
+                                [x[0] for x in lows], [x[0] for x in ups],
+                                margin=float("inf"), encoding=encoding)
+        assert exact.objective <= grid_min + 1e-7  # the optimum is a minimum over the box
+        assert exact.objective >= grid_min - 0.05 * (1 + abs(grid_min))  # and close to grid
+        d = torch.full((2,), exact.objective - 0.5, dtype=lo.dtype)
+        args = (chain, lo, hi, C, d, [x[0] for x in lows], [x[0] for x in ups])
+        assert milp.solve_milp(*args, margin=0.25, encoding=encoding).status == "unsat"
+        above = milp.solve_milp(*args, margin=1.0, encoding=encoding)
+        assert above.status == "unknown" and abs(above.objective - 0.5) < 1e-6
+        below = milp.solve_milp(chain, lo, hi, C, d + 1.0, [x[0] for x in lows],
+                                [x[0] for x in ups], encoding=encoding)
+        assert below.status == "candidate" and below.x is not None
+        with torch.no_grad():
+            y = net(torch.tensor(below.x)[None])
+        assert float((y @ C.T - (d + 1.0)).amax()) <= 1e-6

@@ -133,7 +133,7 @@ def input_bab(model: nn.Module, spec: RegionSpec, bounder: Bounder, checker: Che
         sel = torch.cat([pick, pick + n * k])
         c_lo, c_hi, c_alive, c_lbm = c_lo[sel], c_hi[sel], c_alive[sel], c_lbm[sel]
         if leaf is not None and counts is not None:
-            small = torch.nonzero(c_alive.any(dim=1) & (counts[sel] <= leaf.max_unstable))
+            small = torch.nonzero(c_alive.any(dim=1) & (counts[sel] <= leaf.limit()))
             for i in small.flatten().tolist():
                 c_alive[i], found = leaf(c_lo[i], c_hi[i], c_alive[i])
                 if found is not None:

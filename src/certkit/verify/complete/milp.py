@@ -17,7 +17,10 @@ are affine, so they are composed into the rows instead of getting variables of t
 
 HiGHS works with feasibility tolerances (set to 1e-9 here), so a proof needs the solver's
 dual bound above ``margin`` (default ``1e-6 * (1 + |d|)``); candidate counterexamples are
-only candidates until onnxruntime confirms them.
+only candidates until onnxruntime confirms them. The program is a decision, not an
+optimisation: ``t <= margin`` is a bound of the program, so the solver prunes every branch
+whose relaxation stays above it instead of closing the gap to the exact optimum (on ACAS Xu
+leaves ten times fewer nodes); infeasible means proven. ``margin=inf`` gives the optimum.
 """
 
 from __future__ import annotations
@@ -199,6 +202,7 @@ def solve_milp(chain: Chain, lo: Tensor, hi: Tensor, C: Tensor, d: Tensor,
         encoding = "compact" if compact else "layered"
     model, xs, t = (_encode_compact if encoding == "compact" else _encode)(*args, relax)
     margin = 1e-6 * (1.0 + float(np.abs(np_(d)).max(initial=0.0))) if margin is None else margin
+    model.hi[t] = margin  # only t <= margin matters: branches that cannot reach it are cut
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", max(0.01, float(time_limit)))
@@ -227,7 +231,7 @@ def solve_milp(chain: Chain, lo: Tensor, hi: Tensor, C: Tensor, d: Tensor,
     h.run()
     status = h.modelStatusToString(h.getModelStatus())
     info = h.getInfo()
-    if status == "Infeasible":  # the split constraints exclude every input
+    if status == "Infeasible":  # no input with t <= margin (or the splits exclude all)
         return MilpResult("unsat", bound=float("inf"))
     sol = np.array(h.getSolution().col_value) if info.primal_solution_status else None
     obj = float(info.objective_function_value) if sol is not None else float("nan")

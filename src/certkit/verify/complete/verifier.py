@@ -56,7 +56,10 @@ class VerifyOptions:
     lookahead: int = 5
     alpha_iterations: int = 5  # input splitting, chain bounder: alpha-CROWN steps on the
     # output rows of every box (cheap next to the intermediate bounds; 0: plain CROWN)
-    leaf_unstable: int = 8  # input splitting: the MILP decides boxes with this few unstable
+    leaf_unstable: int = 32  # input splitting: the MILP decides boxes with this few unstable
+    leaf_seconds: float = 2.0  # input splitting: time limit of one leaf MILP (then split on)
+    leaf_ramp: float = 10.0  # input splitting: seconds over which the leaf limit rises from
+    # 8 unstable neurons to leaf_unstable (0: leaf_unstable from the start)
     screen_chunk: int = 8192  # input splitting: random points checked per round (0: none)
     attack_restarts: int = 64
     attack_steps: int = 100  # 0: no attack (branch and bound must find counterexamples)
@@ -74,6 +77,8 @@ class VerifyOptions:
         if self.bounder not in BOUNDERS:
             raise CertkitError(f"unknown bounder {self.bounder!r}; valid: {', '.join(BOUNDERS)}")
         get_method(self.method)
+        if self.leaf_unstable > 0 and not self.leaf_seconds > 0:
+            raise CertkitError(f"leaf_seconds must be positive, not {self.leaf_seconds}")
 
 
 def _attack_all(net: OnnxNetwork, specs: list[RegionSpec], checker: Checker,
@@ -135,7 +140,8 @@ def _prove(net: OnnxNetwork, spec: RegionSpec, chain: Chain | None, checker: Che
     if chain is not None and opts.bounder != "engine":
         bounder: Bounder = ChainBounder(chain, opts.alpha_iterations)
         if opts.leaf_unstable > 0:
-            leaf = MilpLeaf(chain, spec, checker, deadline, opts.leaf_unstable, time_limit=2.0)
+            leaf = MilpLeaf(chain, spec, checker, deadline, opts.leaf_unstable,
+                            time_limit=opts.leaf_seconds, ramp_seconds=opts.leaf_ramp)
     else:
         bounder = EngineBounder(net.module64, opts.method)
     return "input-bab", input_bab(net.module64, spec, bounder, checker, deadline,
