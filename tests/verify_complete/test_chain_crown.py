@@ -10,7 +10,19 @@ from torch import nn
 from certkit.bounds import compute_bounds
 from certkit.io.onnx_modules import ConstAffine
 from certkit.verify.complete import chain_crown as cc
-from certkit.verify.complete.chain import extract_chain
+from certkit.verify.complete.chain import Chain, extract_chain
+
+
+def _box_problem(seed: int, width: int, depth: int) -> tuple[nn.Sequential, Chain, torch.Generator,
+                                                             torch.Tensor, torch.Tensor]:
+    """A random 2-input network, its chain, a seeded generator and a random box."""
+    net = _net(seed, [2] + [width] * depth + [3])
+    chain = extract_chain(net, 2)
+    assert chain is not None
+    gen = torch.Generator().manual_seed(seed)
+    lo = torch.rand(2, generator=gen, dtype=torch.float64) - 1
+    hi = lo + torch.rand(2, generator=gen, dtype=torch.float64) + 0.1
+    return net, chain, gen, lo, hi
 
 
 def _net(seed: int, sizes: list[int]) -> nn.Sequential:
@@ -106,12 +118,7 @@ def test_compact_milp_has_the_layered_optimum(seed: int, width: int, depth: int,
     variable per neuron, split constraints included."""
     from certkit.verify.complete import milp
 
-    net = _net(seed, [2] + [width] * depth + [3])
-    chain = extract_chain(net, 2)
-    assert chain is not None
-    gen = torch.Generator().manual_seed(seed)
-    lo = torch.rand(2, generator=gen, dtype=torch.float64) - 1
-    hi = lo + torch.rand(2, generator=gen, dtype=torch.float64) + 0.1
+    net, chain, gen, lo, hi = _box_problem(seed, width, depth)
     lows, ups = cc.intermediate(chain, lo[None], hi[None])
     splits = [torch.zeros(n, dtype=torch.int8) for n in chain.hidden]
     for _ in range(n_split):
@@ -135,12 +142,7 @@ def test_milp_decides_against_the_margin(seed: int, width: int, depth: int) -> N
     (``margin=inf``, checked against a dense grid) lies above the margin, in both encodings."""
     from certkit.verify.complete import milp
 
-    net = _net(seed, [2] + [width] * depth + [3])
-    chain = extract_chain(net, 2)
-    assert chain is not None
-    gen = torch.Generator().manual_seed(seed)
-    lo = torch.rand(2, generator=gen, dtype=torch.float64) - 1
-    hi = lo + torch.rand(2, generator=gen, dtype=torch.float64) + 0.1
+    net, chain, gen, lo, hi = _box_problem(seed, width, depth)
     C = torch.randn(2, 3, generator=gen, dtype=torch.float64)
     lows, ups = cc.intermediate(chain, lo[None], hi[None])
     grid = torch.stack(torch.meshgrid(*[torch.linspace(float(a), float(b), 201, dtype=lo.dtype)

@@ -45,9 +45,9 @@ class MilpLeaf:
 
     def limit(self) -> int:
         """The most unstable neurons a box may have to be decided here, now."""
-        low = min(self.START, self.max_unstable)
         if self.ramp_seconds <= 0:
             return self.max_unstable
+        low = min(self.START, self.max_unstable)
         share = min(1.0, (time.monotonic() - self.started) / self.ramp_seconds)
         return int(low + share * (self.max_unstable - low))
 
