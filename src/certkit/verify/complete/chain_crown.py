@@ -283,26 +283,45 @@ class Adam:
 def optimized_bound(chain: Chain, lo: Tensor, hi: Tensor, C: Tensor, lows: list[Tensor],
                     ups: list[Tensor], splits: list[Tensor] | None = None, *,
                     iterations: int = 20, lr_alpha: float = 0.1, lr_beta: float = 0.05,
-                    use_beta: bool = True) -> tuple[Tensor, Tensor, list[Tensor]]:
+                    use_beta: bool = True, init: tuple[Tensor, Tensor] | None = None,
+                    keep: list[tuple[Tensor, Tensor]] | None = None
+                    ) -> tuple[Tensor, Tensor, list[Tensor]]:
     """alpha(-beta)-CROWN: the best bounds over Adam's iterates (never worse than CROWN).
 
     Returns the bounds (N, m), the input coefficients and per-layer coefficients of the
-    CROWN pass (used for branching heuristics and primal candidates).
+    CROWN pass (used for branching heuristics and primal candidates). ``init``: starting
+    ``(alphas, betas)``, each (N, m, total hidden) as a list ``keep`` receives them (the
+    best iterate of every row), so children of a subdomain start where their parent ended
+    (beta-CROWN's warm start); entries of unstable neurons / split neurons are used.
     """
     lb0, lam0, coeffs0, relaxes = output_bound(chain, lo, hi, C, lows, ups, splits)
+    m = lb0.shape[1]
+    sizes = chain.hidden
     if iterations <= 0 or not any(bool(r.unstable.any()) or bool((r.sign != 0).any())
                                   for r in relaxes):
+        if keep is not None:
+            keep.append(_flat_state(relaxes, m, None, None) if init is None else init)
         return lb0, lam0, coeffs0
-    m = lb0.shape[1]
-    alphas = [r.alpha.expand(-1, m, -1).clone().requires_grad_(True) for r in relaxes]
+    if init is None:
+        alphas = [r.alpha.expand(-1, m, -1).clone() for r in relaxes]
+        start_betas = None
+    else:
+        alphas = [a.clone() for a in torch.split(init[0], sizes, dim=2)]
+        start_betas = [b.clone() for b in torch.split(init[1], sizes, dim=2)]
+    for a in alphas:
+        a.requires_grad_(True)
     params, rates = list(alphas), [lr_alpha] * len(alphas)
     betas = None
     if use_beta and splits is not None:
-        betas = [torch.zeros_like(a).requires_grad_(True) for a in alphas]
+        betas = (start_betas if start_betas is not None else
+                 [torch.zeros_like(a) for a in alphas])
+        for b in betas:
+            b.requires_grad_(True)
         params += betas
         rates += [lr_beta] * len(betas)
     opt = Adam(params, rates)
     best, best_lam = lb0.detach().clone(), lam0
+    best_state = _flat_state(relaxes, m, alphas, betas)
     rows = C.expand(lo.shape[0], -1, -1) if C.dim() == 2 else C
     for _ in range(iterations):
         with torch.enable_grad():
@@ -313,5 +332,24 @@ def optimized_bound(chain: Chain, lo: Tensor, hi: Tensor, C: Tensor, lows: list[
             better = lb > best
             best = torch.where(better, lb, best)
             best_lam = torch.where(better[..., None], lam, best_lam)
+            if keep is not None:
+                now = _flat_state(relaxes, m, alphas, betas)
+                best_state = (torch.where(better[..., None], now[0], best_state[0]),
+                              torch.where(better[..., None], now[1], best_state[1]))
             opt.step(grads)
+    if keep is not None:
+        keep.append(best_state)
     return best.detach(), best_lam.detach(), coeffs0
+
+
+def _flat_state(relaxes: list[Relax], m: int, alphas: list[Tensor] | None,
+                betas: list[Tensor] | None) -> tuple[Tensor, Tensor]:
+    """Lower slopes (projected on [0, 1]) and betas (>= 0) as (N, m, total) tensors."""
+    with torch.no_grad():
+        if alphas is None:
+            a = torch.cat([r.alpha.expand(-1, m, -1) for r in relaxes], 2)
+        else:
+            a = torch.cat([x.detach().clamp(0, 1) for x in alphas], 2)
+        b = torch.zeros_like(a) if betas is None else torch.cat(
+            [x.detach().clamp(min=0) for x in betas], 2)
+    return a, b

@@ -26,6 +26,7 @@ leaves ten times fewer nodes); infeasible means proven. ``margin=inf`` gives the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from torch import Tensor
@@ -181,6 +182,38 @@ def _encode_compact(chain: Chain, lo: np.ndarray, hi: np.ndarray, C: np.ndarray,
     return m, list(range(len(lo))), t
 
 
+def to_highs(model: _Model, cost: np.ndarray, time_limit: float) -> Any:
+    """A HiGHS instance holding ``model`` with objective ``cost`` (one thread, tight
+    tolerances, a time limit per ``run``)."""
+    import highspy
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", max(0.01, float(time_limit)))
+    h.setOptionValue("threads", 1)
+    for opt in ("primal_feasibility_tolerance", "dual_feasibility_tolerance",
+                "mip_feasibility_tolerance"):
+        h.setOptionValue(opt, 1e-9)
+    n = len(model.lo)
+    h.addVars(n, np.array(model.lo), np.array(model.hi))
+    h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
+    if model.integer:
+        idx = np.array(model.integer, dtype=np.int32)
+        h.changeColsIntegrality(len(idx), idx, np.ones(len(idx), dtype=np.uint8))
+    starts, indices, values, rlo, rhi = [0], [], [], [], []
+    for idx_, val, a, b in model.rows:
+        indices.append(idx_)
+        values.append(val)
+        starts.append(starts[-1] + len(idx_))
+        rlo.append(a)
+        rhi.append(b)
+    if rlo:
+        h.addRows(len(rlo), np.array(rlo), np.array(rhi), starts[-1],
+                  np.array(starts[:-1], dtype=np.int32),
+                  np.concatenate(indices).astype(np.int32), np.concatenate(values))
+    return h
+
+
 def solve_milp(chain: Chain, lo: Tensor, hi: Tensor, C: Tensor, d: Tensor,
                lows: list[Tensor], ups: list[Tensor], splits: list[Tensor] | None = None, *,
                time_limit: float = 60.0, relax: bool = False,
@@ -189,8 +222,6 @@ def solve_milp(chain: Chain, lo: Tensor, hi: Tensor, C: Tensor, d: Tensor,
 
     ``encoding``: ``"compact"``, ``"layered"`` or ``"auto"`` (compact for small programs,
     see :func:`_prefer_compact`; always layered for the LP relaxation)."""
-    import highspy
-
     def np_(t: Tensor) -> np.ndarray:
         return t.detach().double().reshape(-1).numpy() if t.dim() <= 1 else t.double().numpy()
 
@@ -203,31 +234,9 @@ def solve_milp(chain: Chain, lo: Tensor, hi: Tensor, C: Tensor, d: Tensor,
     model, xs, t = (_encode_compact if encoding == "compact" else _encode)(*args, relax)
     margin = 1e-6 * (1.0 + float(np.abs(np_(d)).max(initial=0.0))) if margin is None else margin
     model.hi[t] = margin  # only t <= margin matters: branches that cannot reach it are cut
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("time_limit", max(0.01, float(time_limit)))
-    h.setOptionValue("threads", 1)
-    for opt in ("primal_feasibility_tolerance", "dual_feasibility_tolerance",
-                "mip_feasibility_tolerance"):
-        h.setOptionValue(opt, 1e-9)
-    n = len(model.lo)
-    h.addVars(n, np.array(model.lo), np.array(model.hi))
-    cost = np.zeros(n)
+    cost = np.zeros(len(model.lo))
     cost[t] = 1.0
-    h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
-    if model.integer:
-        idx = np.array(model.integer, dtype=np.int32)
-        h.changeColsIntegrality(len(idx), idx, np.ones(len(idx), dtype=np.uint8))
-    starts, indices, values, rlo, rhi = [0], [], [], [], []
-    for idx_, val, a, b in model.rows:
-        indices.append(idx_)
-        values.append(val)
-        starts.append(starts[-1] + len(idx_))
-        rlo.append(a)
-        rhi.append(b)
-    h.addRows(len(rlo), np.array(rlo), np.array(rhi), starts[-1],
-              np.array(starts[:-1], dtype=np.int32), np.concatenate(indices).astype(np.int32),
-              np.concatenate(values))
+    h = to_highs(model, cost, time_limit)
     h.run()
     status = h.modelStatusToString(h.getModelStatus())
     info = h.getInfo()

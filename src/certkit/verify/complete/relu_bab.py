@@ -73,8 +73,11 @@ class ReluBab:
     def _layers(self, flat: Tensor) -> list[Tensor]:
         return list(torch.split(flat, self.sizes, dim=1))
 
-    def bound(self, splits: Tensor, iterations: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """Lower bounds (N, m), candidate inputs, split choices and unstable counts."""
+    def bound(self, splits: Tensor, iterations: int,
+              init: tuple[Tensor, Tensor] | None = None
+              ) -> tuple[Tensor, Tensor, Tensor, Tensor, tuple[Tensor, Tensor]]:
+        """Lower bounds (N, m), candidate inputs, split choices, unstable counts and the
+        optimised (alphas, betas) to warm-start the children with."""
         n = splits.shape[0]
         lo, hi = self.lo.expand(n, -1), self.hi.expand(n, -1)
         lows = [x.expand(n, -1) for x in self.lows]
@@ -83,8 +86,9 @@ class ReluBab:
         if self.refresh and len(parts) > 1 and bool((splits != 0).any()):
             with torch.no_grad():
                 lows, ups = cc.refresh(self.chain, lo, hi, lows, ups, parts, 0)
+        keep: list[tuple[Tensor, Tensor]] = []
         lb, lam, coeffs = cc.optimized_bound(self.chain, lo, hi, self.C, lows, ups, parts,
-                                             iterations=iterations)
+                                             iterations=iterations, init=init, keep=keep)
         relaxes = [cc.relax(lows[j], ups[j], parts[j]) for j in range(len(parts))]
         lbm = lb - self.d
         row = lbm.argmax(dim=1)
@@ -93,7 +97,7 @@ class ReluBab:
         score = _scores(coeffs, row, relaxes)
         unstable = (score >= 0).sum(dim=1)
         self.stats["domains"] += n
-        return lbm, x_star, score.argmax(dim=1), unstable
+        return lbm, x_star, score.argmax(dim=1), unstable, keep[0]
 
     def candidate(self, x: Tensor) -> bool:
         """Whether any of the inputs ``x`` (N, n_in) is confirmed as a counterexample."""
@@ -124,23 +128,21 @@ class ReluBab:
         self.found = None
         total = sum(self.sizes)
         root = torch.zeros(1, total, dtype=torch.int8)
-        lbm, x_star, choice, unstable = self.bound(root, 3 * self.iterations)
+        lbm, x_star, choice, unstable, state = self.bound(root, 3 * self.iterations)
         if bool((lbm.amax(dim=1) > 0).all()):
             return BabOutcome("unsat", stats=self.stats)
         if self.candidate(x_star):
             return BabOutcome("sat", self.found, self.stats)
-        stack = [(root, choice, unstable, lbm)]
+        stack = [(root, choice, unstable, lbm, *state)]
         batch, per_child, status = 1, None, "unsat"
         while stack:
             if deadline.expired():
                 return BabOutcome("timeout", stats=self.stats)
             t0 = time.monotonic()
-            splits, choice, unstable, parent = (torch.cat(t) for t in zip(*stack, strict=True))
-            k = min(batch, splits.shape[0])
-            stack = [(splits[:-k], choice[:-k], unstable[:-k], parent[:-k])] \
-                if splits.shape[0] > k else []
-            splits, choice, unstable, parent = (splits[-k:], choice[-k:], unstable[-k:],
-                                                parent[-k:])
+            every = [torch.cat(t) for t in zip(*stack, strict=True)]
+            k = min(batch, every[0].shape[0])
+            stack = [tuple(t[:-k] for t in every)] if every[0].shape[0] > k else []
+            splits, choice, unstable, parent, alphas, betas = (t[-k:] for t in every)
             leaves = unstable <= self.leaf_unstable
             for i in torch.nonzero(leaves).flatten().tolist():
                 if deadline.expired():
@@ -152,16 +154,21 @@ class ReluBab:
                     status = "unknown" if got == "unknown" else status
                     if got == "timeout":
                         return BabOutcome("timeout", stats=self.stats)
-            splits, choice, parent = splits[~leaves], choice[~leaves], parent[~leaves]
+            keep_ = ~leaves
+            splits, choice, parent = splits[keep_], choice[keep_], parent[keep_]
+            alphas, betas = alphas[keep_], betas[keep_]
             if splits.shape[0]:
                 kids = _split(splits, choice)
-                lbm, x_star, choice2, unstable2 = self.bound(kids, self.iterations)
+                init = (alphas.repeat(2, 1, 1), betas.repeat(2, 1, 1))
+                lbm, x_star, choice2, unstable2, (a2, b2) = self.bound(kids, self.iterations,
+                                                                       init)
                 lbm = torch.maximum(lbm, parent.repeat(2, 1))  # children lie in the parent
                 if self.candidate(x_star):
                     return BabOutcome("sat", self.found, self.stats)
                 open_ = lbm.amax(dim=1) <= 0
                 if bool(open_.any()):
-                    stack.append((kids[open_], choice2[open_], unstable2[open_], lbm[open_]))
+                    stack.append((kids[open_], choice2[open_], unstable2[open_], lbm[open_],
+                                  a2[open_], b2[open_]))
                 spent = (time.monotonic() - t0) / kids.shape[0]
                 per_child = spent if per_child is None else 0.7 * per_child + 0.3 * spent
                 batch = int(max(1, min(2048, self.round_seconds / max(per_child, 1e-7) / 2)))
