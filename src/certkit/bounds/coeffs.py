@@ -119,6 +119,32 @@ def windows(t: Tensor, p: Patches) -> Tensor:
     return out.view(p.a.shape[0], p.a.shape[1], t.shape[1], *p.a.shape[-2:])
 
 
+def tiled(p: Patches) -> int:
+    """``n`` (the start grid's size) when row ``r`` of every sample starts at position
+    ``r % n`` -- the rows of every neuron of a map, in order -- else 0.
+
+    Rows of one position share their windows of any per-neuron tensor, so those are cut
+    once per position (:func:`grid_windows`) and broadcast over the rows.
+    """
+    n = p.grid[0] * p.grid[1]
+    r = p.pos.shape[1]
+    if r % n:
+        return 0
+    ref = torch.arange(n, device=p.pos.device).repeat(r // n)
+    return n if bool((p.pos == ref).all()) else 0
+
+
+def grid_windows(t: Tensor, p: Patches, n: int) -> Tensor:
+    """For :func:`tiled` rows: the windows of ``t`` at the ``n`` positions, (B, 1, n, ...)."""
+    first = Patches(p.a[:, :n], p.pos[:, :n], p.grid, p.stride, p.offset, p.shape)
+    return windows(t, first).unsqueeze(1)
+
+
+def by_position(p: Patches, n: int) -> Tensor:
+    """The window contents of :func:`tiled` rows as (B, R / n, n, C, ph, pw)."""
+    return p.a.view(p.a.shape[0], -1, n, *p.a.shape[2:])
+
+
 def windows_inside(p: Patches) -> bool:
     """Whether every window of the start grid lies inside the map (then no mask is needed)."""
     _, h, w = p.shape
@@ -132,6 +158,11 @@ def window_mask(p: Patches, dtype: torch.dtype) -> Tensor:
     _, h, w = p.shape
     ones = torch.ones(1, 1, h, w, dtype=dtype, device=p.a.device)
     cols = _unfold(ones, p)[0]  # (L, ph*pw)
+    n = tiled(p)
+    if n:  # one mask per position, repeated over the rows
+        first = cols[_grid_index(p, h, w)[:1, :n]].view(1, 1, n, *p.a.shape[-2:])
+        return first.expand(p.a.shape[0], p.a.shape[1] // n, -1, -1, -1).reshape(
+            p.a.shape[0], p.a.shape[1], 1, *p.a.shape[-2:])
     return cols[_grid_index(p, h, w)].view(p.a.shape[0], p.a.shape[1], 1, *p.a.shape[-2:])
 
 
@@ -182,6 +213,10 @@ def dot(c: Coeffs, t: Tensor) -> Tensor:
         return torch.bmm(a, t.reshape(t.shape[0], -1, 1).expand(a.shape[0], -1, 1)).squeeze(-1)
     if isinstance(c, OneHot):
         return c.val * gather(t, c)
+    n = tiled(c)
+    if n:
+        prod = by_position(c, n) * grid_windows(t, c, n)
+        return prod.sum(dim=(3, 4, 5)).view(c.pos.shape)
     return (c.a * windows(t, c)).sum(dim=(2, 3, 4))
 
 

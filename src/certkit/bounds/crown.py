@@ -15,7 +15,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .backward import Context, backsubstitute_chunked, backsubstitute_to, row_width
+from .backward import (Context, backsubstitute, backsubstitute_chunked, backsubstitute_to,
+                       row_width)
 from .coeffs import Coeffs, Dense, OneHot, take_rows
 from .domain import InputDomain
 from .graph import Graph
@@ -136,6 +137,59 @@ def _tighten(ctx: Context, bounds: dict[int, Interval], i: int, lo: Tensor, hi: 
     lf = _write(lf, order, valid, new_lo)
     hf = _write(hf, order, valid, new_hi)
     return lf.view_as(lo), hf.view_as(hi)
+
+
+def _all_neurons(ctx: Context, i: int, budget: int) -> Interval:
+    """CROWN bounds of every neuron of node ``i``: one-hot lower and upper rows, chunked.
+
+    Chunks hold whole maps of positions (for image nodes), so the rows of a chunk stay
+    :func:`~certkit.bounds.coeffs.tiled` and share their windows.
+    """
+    node, b, like = ctx.graph.nodes[i], ctx.domain.batch_size, ctx.domain.lower
+    n = node.numel
+    group = node.shape[1] * node.shape[2] if len(node.shape) == 3 else 1
+    probe = OneHot(torch.zeros(b, 1, dtype=torch.long, device=like.device),
+                   torch.ones(b, 1, dtype=like.dtype, device=like.device), node.shape)
+    fit = budget // max(1, b * row_width(ctx.graph, i, probe))
+    step = max(group, min(fit, -(-n // 2)) // group * group)  # at least 4 chunks
+    idx = torch.arange(n, device=like.device).repeat(2)
+    val = torch.ones(2 * n, dtype=like.dtype, device=like.device)
+    val[n:] = -1.0
+    parts = [backsubstitute(ctx, i, OneHot(idx[s:s + step].expand(b, -1).contiguous(),
+                                           val[s:s + step].expand(b, -1).contiguous(),
+                                           node.shape))
+             for s in range(0, 2 * n, step)]
+    lbs = torch.cat(parts, 1)
+    return lbs[:, :n].view(b, *node.shape), -lbs[:, n:].view(b, *node.shape)
+
+
+def crown_intermediate(graph: Graph, domain: InputDomain, *, budget: int = 1 << 25
+                       ) -> tuple[dict[int, Interval], dict[int, Relax]]:
+    """Exact CROWN: every ReLU input back-substituted to the input, never intersected.
+
+    Only a node that is one mixing layer after an affine image of a box (no ReLU between)
+    keeps its interval bounds, which then equal the back-substituted ones. Other nodes get
+    interval bounds from their inputs' bounds (they decide no relaxation).
+    """
+    bounds: dict[int, Interval] = {0: (domain.lower, domain.upper)}
+    relax: dict[int, Relax] = {}
+    mixes = {0: 0 if domain.is_box else 2}  # mixing ops since the box, 2 = too many or a ReLU
+    pre = graph.pre_activations
+    ctx = Context(graph, domain, relax)
+    for node in graph.nodes[1 : graph.output + 1]:
+        assert node.op is not None
+        i, first = node.index, node.inputs[0]
+        if node.op.kind == "relu" or len(node.inputs) != 1:
+            mixes[i] = 2
+        else:
+            mixes[i] = min(2, mixes[first] + (0 if node.op.elementwise else 1))
+        if i in pre and mixes[i] > 1:
+            bounds[i] = _all_neurons(ctx, i, budget)
+        else:
+            bounds[i] = node.op.interval(*(bounds[j] for j in node.inputs))
+        if node.op.kind == "relu":
+            relax[i] = relu_relax(*bounds[first])
+    return bounds, relax
 
 
 def linear_intermediate(graph: Graph, domain: InputDomain, *, full: bool = False,

@@ -11,7 +11,8 @@ import torch
 from torch import Tensor, nn
 
 from ...models.layers import Clip
-from ..coeffs import Coeffs, Dense, OneHot, Patches, gather, to_dense, windows
+from ..coeffs import (Coeffs, Dense, OneHot, Patches, by_position, gather, grid_windows,
+                      tiled, to_dense, windows)
 from ..forms import Forms
 from ..registry import Interval, Op, register_layer
 from ..relax import Relax
@@ -51,6 +52,12 @@ class ReluOp(Op):
             return [OneHot(c.idx, new, c.shape)], neg * gather(relax.icpt, c)
         if isinstance(c, Patches):
             b, r = c.a.shape[:2]
+            n = tiled(c)
+            if n:  # every neuron's rows: slopes cut once per position, broadcast over rows
+                w = grid_windows(relax.packed(), c, n).view(b, 1, n, 3, *c.a.shape[2:])
+                new, neg = _mix(by_position(c, n), w[:, :, :, 0], w[:, :, :, 1])
+                bias = (neg * w[:, :, :, 2]).sum(dim=(3, 4, 5))
+                return [c.like(new.view_as(c.a))], bias.view(b, r)
             w = windows(relax.packed(), c).view(b, r, 3, *c.a.shape[2:])
             new, neg = _mix(c.a, w[:, :, 0], w[:, :, 1])
             bias = torch.bmm(neg.reshape(b * r, 1, -1), w[:, :, 2].reshape(b * r, -1, 1))
