@@ -29,11 +29,13 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from certkit.io.vnncomp import Instance, read_instances
 from certkit.verify.complete import VerifyOptions
 from certkit.verify.complete.instances import verify_instance
+from vnncomp_reference import confirm_counterexample, file_key, published_counts, reference_verdicts
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 
@@ -52,7 +54,11 @@ def run_certkit(root: Path, inst: Instance, timeout: float, opts: VerifyOptions)
 
 
 def run_marabou(root: Path, inst: Instance, timeout: float) -> tuple[str, float]:
-    """Marabou's verdict (sat / unsat / timeout / error / ...) and wall-clock seconds."""
+    """Marabou's verdict (sat / unsat / timeout / error / ...) and wall-clock seconds.
+
+    A sat whose counterexample onnxruntime does not confirm is reported as ``sat-wrong``
+    (not solved), as certkit's own counterexamples would be.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from maraboupy import Marabou
@@ -61,13 +67,18 @@ def run_marabou(root: Path, inst: Instance, timeout: float) -> tuple[str, float]
         net = Marabou.read_onnx(str(root / inst.onnx))
         opts = Marabou.createOptions(verbosity=0, timeoutInSeconds=max(1, int(timeout)))
         with contextlib.redirect_stdout(io.StringIO()):
-            code, _, _ = net.solve(propertyFilename=str(root / inst.vnnlib), options=opts,
-                                   verbose=False)
+            code, vals, _ = net.solve(propertyFilename=str(root / inst.vnnlib), options=opts,
+                                      verbose=False)
         status = code.lower()
     except Exception as err:  # Marabou raises bare RuntimeErrors
         print(f"  marabou error: {err}", file=sys.stderr)
         status = "error"
-    return status, time.monotonic() - t0
+    seconds = time.monotonic() - t0
+    if status == "sat":
+        x = np.array([vals[int(v)] for v in np.asarray(net.inputVars[0]).flatten()])
+        if not confirm_counterexample(root / inst.onnx, root / inst.vnnlib, x):
+            status = "sat-wrong"
+    return status, seconds
 
 
 def summarize(rows: list[dict[str, Any]], tool: str) -> dict[str, Any]:
@@ -80,22 +91,51 @@ def summarize(rows: list[dict[str, Any]], tool: str) -> dict[str, Any]:
             "total_s": round(sum(secs), 1), "median_s": round(statistics.median(secs), 2)}
 
 
-def print_summary(name: str, rows: list[dict[str, Any]], tools: list[str]) -> None:
-    """The summary table and every sat-vs-unsat disagreement."""
+def _clashes(rows: list[dict[str, Any]], a: str, b: dict[str, str]) -> list[tuple[str, str]]:
+    """(instance, verdict of ``a``) where tool ``a`` and the verdicts ``b`` (by instance)
+    are sat vs unsat."""
+    return [(r["instance"], r[f"{a}_verdict"]) for r in rows
+            if {r[f"{a}_verdict"], b.get(r["instance"], "")} == {"sat", "unsat"}]
+
+
+def print_summary(name: str, rows: list[dict[str, Any]], tools: list[str],
+                  files: dict[str, Instance] | None = None) -> None:
+    """The summary table, the published reference over the same instances, and every
+    sat-vs-unsat disagreement (between the tools and with the reference)."""
     print(f"\n{name}: {len(rows)} instances")
-    print(f"{'tool':8s} {'sat':>4s} {'unsat':>6s} {'timeout':>8s} {'other':>6s} "
+    print(f"{'tool':22s} {'sat':>4s} {'unsat':>6s} {'timeout':>8s} {'other':>6s} "
           f"{'total s':>9s} {'median s':>9s}")
     for t in tools:
         s = summarize(rows, t)
-        print(f"{s['tool']:8s} {s['sat']:4d} {s['unsat']:6d} {s['timeout']:8d} {s['other']:6d} "
-              f"{s['total_s']:9.1f} {s['median_s']:9.2f}")
-    if len(tools) > 1:
-        clash = [r for r in rows if {r["certkit_verdict"], r["marabou_verdict"]} ==
-                 {"sat", "unsat"}]
-        print(f"disagreements (sat vs unsat): {len(clash)}")
-        for r in clash:
-            print(f"  {r['instance']}: certkit {r['certkit_verdict']}, marabou "
-                  f"{r['marabou_verdict']}")
+        print(f"{s['tool']:22s} {s['sat']:4d} {s['unsat']:6d} {s['timeout']:8d} "
+              f"{s['other']:6d} {s['total_s']:9.1f} {s['median_s']:9.2f}")
+    label, table = reference_verdicts(name)
+    ref: dict[str, str] = {}
+    for r in rows:
+        inst = (files or {}).get(r["instance"])
+        if inst is not None and file_key(inst.onnx, inst.vnnlib) in table:
+            ref[r["instance"]] = table[file_key(inst.onnx, inst.vnnlib)]
+    if ref:
+        v = list(ref.values())
+        other = sum(x not in ("sat", "unsat", "timeout") for x in v)
+        print(f"{label + ' pub.':22s} {v.count('sat'):4d} {v.count('unsat'):6d} "
+              f"{v.count('timeout'):8d} {other:6d}   ({len(ref)} of these instances)")
+    counts = published_counts(name)
+    if counts:
+        print(counts)
+    wrong = {t: [r["instance"] for r in rows if r[f"{t}_verdict"] == "sat-wrong"] for t in tools}
+    for t, names in wrong.items():
+        if names:
+            print(f"{t}: {len(names)} sat answers whose counterexample onnxruntime rejects: "
+                  + ", ".join(names))
+    pairs = [(a, {r["instance"]: r[f"{b}_verdict"] for r in rows}, b)
+             for i, a in enumerate(tools) for b in tools[i + 1:]]
+    pairs += [(t, ref, label) for t in tools] if ref else []
+    for a, verdicts, b in pairs:
+        clash = _clashes(rows, a, verdicts)
+        print(f"disagreements {a} vs {b} (sat vs unsat): {len(clash)}")
+        for inst_name, mine in clash:
+            print(f"  {inst_name}: {a} {mine}, {b} {verdicts[inst_name]}")
 
 
 def combine(paths: list[Path]) -> list[dict[str, Any]]:
@@ -130,19 +170,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--strategy", default="auto")
     p.add_argument("--alpha-iterations", type=int, default=VerifyOptions.alpha_iterations,
                    help="input splitting: alpha-CROWN steps on the output rows (0: CROWN)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="certkit's worker processes for ReLU splitting")
     p.add_argument("--results", type=Path, default=Path("vnncomp_results.csv"))
     args = p.parse_args(argv)
+    root = args.root / args.benchmark
+    files = ({i.name: i for i in read_instances(root / "instances.csv")}
+             if (root / "instances.csv").exists() else {})
     if args.combine:
         rows = combine(args.combine)
         tools = [t for t in ("certkit", "marabou") if f"{t}_verdict" in rows[0]]
-        print_summary(args.benchmark, rows, tools)
+        print_summary(args.benchmark, rows, tools, files)
         return 0
-    root = args.root / args.benchmark
     todo = read_instances(root / "instances.csv")
     if args.match:
         todo = [inst for inst in todo if any(m in inst.name for m in args.match)]
     todo = todo[args.start::args.stride][: args.limit]
-    opts = VerifyOptions(strategy=args.strategy, alpha_iterations=args.alpha_iterations)
+    opts = VerifyOptions(strategy=args.strategy, alpha_iterations=args.alpha_iterations,
+                         workers=args.workers)
     tools = (args.tools.split(",") if args.tools else
              ["certkit"] + (["marabou"] if args.marabou else []))
     if "marabou" in tools:
@@ -171,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             w = csv.DictWriter(f, fieldnames=list(rows[0]))
             w.writeheader()
             w.writerows(rows)
-    print_summary(args.benchmark, rows, tools)
+    print_summary(args.benchmark, rows, tools, files)
     print(f"rows written to {args.results}")
     return 0
 

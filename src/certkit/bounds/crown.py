@@ -15,8 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .backward import (Context, backsubstitute, backsubstitute_chunked, backsubstitute_to,
-                       row_width)
+from .backward import Context, backsubstitute, backsubstitute_chunked, backsubstitute_to, row_width
 from .coeffs import Coeffs, Dense, OneHot, take_rows
 from .domain import InputDomain
 from .graph import Graph

@@ -84,6 +84,9 @@ def verify_command(
     method: Annotated[str, typer.Option(
         help="Bound engine method when --bounder engine (crown, alpha-crown, ...).")] = "crown",
     seed: Annotated[int, typer.Option(help="Seed of the attack.")] = 0,
+    workers: Annotated[int, typer.Option(
+        help="ReLU splitting: processes for the subdomains a 1 s search per group leaves "
+             "open (same verdicts as 1).")] = 1,
     json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -94,7 +97,8 @@ def verify_command(
         from ..errors import CertkitError
         from ..verify.complete import VerifyOptions
 
-        options = VerifyOptions(strategy=strategy, bounder=bounder, method=method, seed=seed)
+        options = VerifyOptions(strategy=strategy, bounder=bounder, method=method, seed=seed,
+                                workers=workers)
         options.check()
         if limit is not None and limit < 1:
             raise CertkitError("--limit must be at least 1")

@@ -51,6 +51,12 @@ class OnnxNetwork:
     batched: bool = False  # the ONNX input's first dimension is symbolic
     _session: Any = field(default=None, repr=False)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the onnxruntime session (worker processes make their own)."""
+        state = dict(self.__dict__)
+        state["_session"] = None
+        return state
+
     def session(self) -> Any:
         """An onnxruntime inference session of the original model (created once)."""
         if self._session is None:

@@ -11,8 +11,18 @@ import torch
 from torch import Tensor, nn
 
 from ...models.layers import Clip
-from ..coeffs import (Coeffs, Dense, OneHot, Patches, by_position, gather, grid_windows,
-                      tiled, to_dense, windows)
+from ..coeffs import (
+    Coeffs,
+    Dense,
+    OneHot,
+    Patches,
+    by_position,
+    gather,
+    grid_windows,
+    tiled,
+    to_dense,
+    windows,
+)
 from ..forms import Forms
 from ..registry import Interval, Op, register_layer
 from ..relax import Relax

@@ -67,6 +67,7 @@ class VerifyOptions:
     round_seconds: float = 0.3
     beta_iterations: int = 10
     threads: int = 1  # torch threads while verifying (small batched ops: one is fastest)
+    workers: int = 1  # ReLU splitting: processes for the subdomains a short search leaves
     seed: int = 0
 
     def check(self) -> None:
@@ -77,6 +78,8 @@ class VerifyOptions:
         if self.bounder not in BOUNDERS:
             raise CertkitError(f"unknown bounder {self.bounder!r}; valid: {', '.join(BOUNDERS)}")
         get_method(self.method)
+        if self.workers < 1:
+            raise CertkitError(f"workers must be at least 1, not {self.workers}")
         if self.leaf_unstable > 0 and not self.leaf_seconds > 0:
             raise CertkitError(f"leaf_seconds must be positive, not {self.leaf_seconds}")
 
@@ -133,7 +136,7 @@ def _prove(net: OnnxNetwork, spec: RegionSpec, chain: Chain | None, checker: Che
     if strategy == "relu":
         assert chain is not None
         return "relu-bab", relu_bab(chain, net.module64, spec, checker, deadline,
-                                    iterations=opts.beta_iterations)
+                                    iterations=opts.beta_iterations, workers=opts.workers)
     leaf = None
     screener = (Screener(net.module, spec, checker, opts.screen_chunk, opts.seed + 1)
                 if opts.screen_chunk > 0 else None)
