@@ -40,6 +40,12 @@ class BabOutcome:
     stats: dict[str, float] = field(default_factory=dict)
 
 
+def merge_stats(stats: dict[str, float], more: dict[str, float]) -> None:
+    """Add the counters ``more`` into ``stats``."""
+    for k, v in more.items():
+        stats[k] = stats.get(k, 0) + v
+
+
 def _quality(spec: RegionSpec, lbm: Tensor, alive: Tensor) -> Tensor:
     """How close a box is to a proof: min over its open groups of the best row bound."""
     return spec.group_max(lbm).masked_fill(~alive, float("inf")).amin(dim=1)

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from .deadline import Deadline
-from .input_bab import BabOutcome
+from .input_bab import BabOutcome, merge_stats
 
 Task = Callable[[tuple[Any, ...], Any, Deadline], BabOutcome]
 
@@ -69,7 +69,7 @@ class Workers:
                 for p in done:
                     pending.remove(p)
                     out = p.get()
-                    _merge(stats, out.stats)
+                    merge_stats(stats, out.stats)
                     if out.status in ("sat", "timeout"):
                         return BabOutcome(out.status, out.counterexample, stats)
                     if out.status != "unsat":
@@ -85,8 +85,3 @@ def _init() -> None:
 
 def _run(task: Task, shared: tuple[Any, ...], args: Any, end: float) -> BabOutcome:
     return task(shared, args, Deadline(end - time.monotonic()))
-
-
-def _merge(stats: dict[str, float], more: dict[str, float]) -> None:
-    for k, v in more.items():
-        stats[k] = stats.get(k, 0) + v

@@ -32,7 +32,7 @@ from . import chain_crown as cc
 from .chain import Chain
 from .counterexample import Checker
 from .deadline import Deadline
-from .input_bab import BabOutcome
+from .input_bab import BabOutcome, merge_stats
 from .milp import solve_milp
 from .parallel import Workers
 from .spec import RegionSpec
@@ -140,11 +140,8 @@ class ReluBab:
         its intermediate bounds under the new split)."""
         n, k = splits.shape[0], min(self.candidates, splits.shape[1])
         top, cand = score.topk(k, dim=1)  # (n, k)
-        kids = splits.repeat(2 * k, 1)
+        kids = torch.cat([_split(splits, cand[:, c]) for c in range(k)])
         idx = torch.arange(n)
-        for c in range(k):
-            kids[2 * c * n + idx, cand[:, c]] = 1
-            kids[(2 * c + 1) * n + idx, cand[:, c]] = -1
         reps = 2 * k
         alphas = torch.split(state[0].repeat(reps, 1, 1), self.sizes, dim=2)
         betas = torch.split(state[1].repeat(reps, 1, 1), self.sizes, dim=2)
@@ -297,8 +294,7 @@ def _groups(chain: Chain, model: nn.Module, spec: RegionSpec, checker: Checker,
                          **kwargs)  # type: ignore[arg-type]
         pause = Deadline(warmup / spec.n_groups) if pool is not None else None
         out = search.run(deadline, pause=pause)
-        for key, v in out.stats.items():
-            stats[key] = stats.get(key, 0) + v
+        merge_stats(stats, out.stats)
         if out.status in ("sat", "timeout"):
             return BabOutcome(out.status, out.counterexample, stats)
         if out.status == "paused":
@@ -310,8 +306,7 @@ def _groups(chain: Chain, model: nn.Module, spec: RegionSpec, checker: Checker,
         tasks = [(rows, part) for rows, open_ in left for part in deal(open_, pool.n)]
         out = pool.search(search_task, tasks, (chain, model, spec, checker, bounds, kwargs),
                           deadline)
-        for key, v in out.stats.items():
-            stats[key] = stats.get(key, 0) + v
+        merge_stats(stats, out.stats)
         if out.status != "unsat":
             return BabOutcome(out.status, out.counterexample, stats)
     return BabOutcome(status, stats=stats)

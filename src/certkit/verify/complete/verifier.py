@@ -28,7 +28,7 @@ from .chain import Chain, extract_chain
 from .chain_crown import intermediate
 from .counterexample import Checker
 from .deadline import Deadline
-from .input_bab import BabOutcome, input_bab
+from .input_bab import BabOutcome, input_bab, merge_stats
 from .leaf import MilpLeaf
 from .milp import solve_milp
 from .relu_bab import relu_bab
@@ -189,8 +189,7 @@ def _verify(net: OnnxNetwork, prop: VnnProperty, deadline: Deadline,
     status, method = "unsat", ""
     for spec in specs:
         method, out = _prove(net, spec, chain, checker, deadline, opts)
-        for k, v in out.stats.items():
-            stats[k] = stats.get(k, 0) + v
+        merge_stats(stats, out.stats)
         if out.status in ("sat", "timeout"):
             return Verdict(out.status, deadline.elapsed(), out.counterexample, method,
                            stats=stats)
