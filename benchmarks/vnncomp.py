@@ -153,7 +153,7 @@ def combine(paths: list[Path]) -> list[dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--benchmark", default="acasxu", help="acasxu, mnist_fc, vnncomp_test")
+    p.add_argument("--benchmark", default="acasxu", help="acasxu, mnist_fc, oval21, vnncomp_test")
     p.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="benchmarks folder")
     p.add_argument("--limit", type=int, default=None, help="at most N instances")
     p.add_argument("--stride", type=int, default=1, help="every K-th instance")

@@ -11,6 +11,7 @@ import torch
 
 from certkit.io.onnx import load_onnx
 from certkit.verify.complete.chain import extract_chain
+from certkit.verify.complete.conv_map import ConvMap
 
 NETS = ("cifar_base_kw", "cifar_deep_kw", "cifar_wide_kw")
 
@@ -30,6 +31,6 @@ def test_oval21_network_matches_onnxruntime(benchmarks: Path, name: str) -> None
         got = net.module(torch.from_numpy(x).reshape(4, -1)).numpy()
     assert np.abs(ref - got).max() <= 1e-5 * (1 + np.abs(ref).max())
     chain = extract_chain(net.module64, net.n_inputs)  # ReLU branch and bound takes it
-    assert chain is not None
+    assert chain is not None and isinstance(chain.maps[0], ConvMap)  # kernels, not matrices
     ref64 = chain.forward(torch.from_numpy(x.astype(np.float64)).reshape(4, -1)).numpy()
     assert np.abs(ref - ref64).max() <= 1e-5 * (1 + np.abs(ref).max())

@@ -10,48 +10,81 @@ offset (up to float64 rounding), and the result is checked against the module.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor, nn
 
 from ...io.onnx_modules import ConstAffine
 from ...models.layers import Normalize
+from .conv_map import ConvMap
 
+_SHAPE_ONLY = (nn.Flatten, nn.Unflatten, nn.Identity, nn.Dropout)
 _AFFINE = (nn.Linear, nn.Conv2d, nn.AvgPool2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.Flatten,
            nn.Unflatten, nn.Identity, nn.Dropout, ConstAffine, Normalize)
 MAX_PROBE = 1 << 26  # most matrix entries one segment may have
 
 
-@dataclass
 class Chain:
-    """Dense layers (float64); a ReLU follows every layer but the last."""
+    """Affine layers (float64); a ReLU follows every layer but the last.
 
-    weights: list[Tensor]  # W_k: (n_k, n_{k-1})
-    biases: list[Tensor]  # b_k: (n_k,)
+    A layer's linear part is its dense matrix ``W_k`` (n_k, n_{k-1}) or, for a convolution,
+    a :class:`~.conv_map.ConvMap` whose dense matrix is built only when asked for
+    (:attr:`weights`: the MILP needs it, back-substitution does not).
+    """
+
+    def __init__(self, weights: list[Tensor | ConvMap], biases: list[Tensor]) -> None:
+        self.maps = list(weights)
+        self.biases = biases
+        self._dense: list[Tensor | None] = [None if isinstance(w, ConvMap) else w
+                                            for w in self.maps]
+
+    @property
+    def weights(self) -> list[Tensor]:
+        """Every layer's dense matrix ``W_k`` (n_k, n_{k-1})."""
+        for k, m in enumerate(self.maps):
+            if self._dense[k] is None:
+                assert isinstance(m, ConvMap)
+                self._dense[k] = m.dense()
+        return self._dense  # type: ignore[return-value]
 
     @property
     def n_inputs(self) -> int:
-        return self.weights[0].shape[1]
+        m = self.maps[0]
+        return m.n_in if isinstance(m, ConvMap) else m.shape[1]
 
     @property
     def hidden(self) -> list[int]:
         """Sizes of the hidden (ReLU) layers."""
-        return [w.shape[0] for w in self.weights[:-1]]
+        return [int(b.shape[0]) for b in self.biases[:-1]]
+
+    def lin(self, k: int, x: Tensor) -> Tensor:
+        """``x W_k^T`` for rows ``x`` (..., n_{k-1}) (no bias)."""
+        m = self.maps[k]
+        return m.apply(x) if isinstance(m, ConvMap) else x @ m.T
+
+    def lin_abs(self, k: int, x: Tensor) -> Tensor:
+        """``x |W_k|^T``."""
+        m = self.maps[k]
+        return m.apply_abs(x) if isinstance(m, ConvMap) else x @ m.abs().T
+
+    def back(self, k: int, lam: Tensor) -> Tensor:
+        """``lam W_k`` for rows ``lam`` (..., n_k): coefficients on layer ``k``'s input."""
+        m = self.maps[k]
+        return m.transpose(lam) if isinstance(m, ConvMap) else lam @ m
 
     def forward(self, x: Tensor) -> Tensor:
         """Outputs (B, n_out) for flat inputs (B, n_in)."""
-        for k, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            x = x @ w.T + b
-            if k < len(self.weights) - 1:
+        last = len(self.maps) - 1
+        for k, b in enumerate(self.biases):
+            x = self.lin(k, x) + b
+            if k < last:
                 x = torch.relu(x)
         return x
 
     def pre_activations(self, x: Tensor) -> list[Tensor]:
         """Every hidden layer's pre-activation values at ``x`` (B, n_in)."""
         out = []
-        for w, b in zip(self.weights[:-1], self.biases[:-1], strict=True):
-            z = x @ w.T + b
+        for k, b in enumerate(self.biases[:-1]):
+            z = self.lin(k, x) + b
             out.append(z)
             x = torch.relu(z)
         return out
@@ -86,6 +119,29 @@ def _probe(layers: list[nn.Module], shape: tuple[int, ...]) -> tuple[Tensor, Ten
     return (flat[1:] - flat[0]).T.contiguous(), flat[0].clone(), out_shape
 
 
+def _conv_map(seg: list[nn.Module], shape: tuple[int, ...]) -> ConvMap | None:
+    """The :class:`ConvMap` of a segment that is one convolution between reshapes."""
+    convs = [m for m in seg if not isinstance(m, _SHAPE_ONLY)]
+    if len(convs) != 1 or type(convs[0]) is not nn.Conv2d:
+        return None
+    x = torch.zeros(1, *shape, dtype=torch.float64)
+    with torch.no_grad():
+        for m in seg:
+            if m is convs[0]:
+                break
+            x = m(x)
+    return ConvMap.of(convs[0], tuple(x.shape[1:]))
+
+
+def _offset(seg: list[nn.Module], shape: tuple[int, ...]) -> tuple[Tensor, tuple]:
+    """The segment's output at zero (flat) and its output shape."""
+    x = torch.zeros(1, *shape, dtype=torch.float64)
+    with torch.no_grad():
+        for m in seg:
+            x = m(x)
+    return x.reshape(-1).clone(), tuple(x.shape[1:])
+
+
 def extract_chain(module: nn.Module, n_inputs: int, in_shape: tuple[int, ...] | None = None,
                   check: bool = True) -> Chain | None:
     """The chain form of ``module`` (float64 copy), or None when it is not such a chain.
@@ -107,11 +163,18 @@ def extract_chain(module: nn.Module, n_inputs: int, in_shape: tuple[int, ...] | 
         else:
             segments[-1].append(m)
     shape = in_shape or (n_inputs,)
-    weights, biases = [], []
+    weights: list[Tensor | ConvMap] = []
+    biases: list[Tensor] = []
     for seg in segments:
         numel = 1
         for s in shape:
             numel *= s
+        conv = _conv_map(seg, shape)
+        if conv is not None:
+            b, shape = _offset(seg, shape)
+            weights.append(conv)
+            biases.append(b)
+            continue
         if numel * numel > MAX_PROBE * 4:
             return None
         w, b, shape = _probe(seg, shape)

@@ -65,7 +65,7 @@ def backward(chain: Chain, start: int, rows: Tensor, relaxes: list[Relax], lo: T
     """
     lam = rows
     bias = lam @ chain.biases[start]
-    lam = lam @ chain.weights[start]
+    lam = chain.back(start, lam)
     coeffs: list[Tensor] = []
     for j in range(start - 1, -1, -1):
         coeffs.append(lam)
@@ -78,17 +78,17 @@ def backward(chain: Chain, start: int, rows: Tensor, relaxes: list[Relax], lo: T
         if betas is not None:
             lam = lam + betas[j].clamp(min=0) * r.sign
         bias = bias + lam @ chain.biases[j]
-        lam = lam @ chain.weights[j]
+        lam = chain.back(j, lam)
     lb = bias + (lam.clamp(min=0) * lo[:, None]).sum(-1) + (lam.clamp(max=0) * hi[:, None]).sum(-1)
     return lb, lam, coeffs[::-1]
 
 
 def interval_next(chain: Chain, k: int, lo: Tensor, up: Tensor) -> tuple[Tensor, Tensor]:
     """Interval bounds of layer ``k``'s pre-activations from layer ``k - 1``'s (N, n)."""
-    w, b = chain.weights[k], chain.biases[k]
     a, c = lo.clamp(min=0), up.clamp(min=0)
-    wp, wn = w.clamp(min=0), w.clamp(max=0)
-    return a @ wp.T + c @ wn.T + b, c @ wp.T + a @ wn.T + b
+    mid = chain.lin(k, (a + c) / 2) + chain.biases[k]
+    rad = chain.lin_abs(k, (c - a) / 2)
+    return mid - rad, mid + rad
 
 
 def intermediate(chain: Chain, lo: Tensor, hi: Tensor, splits: list[Tensor] | None = None,
@@ -100,9 +100,9 @@ def intermediate(chain: Chain, lo: Tensor, hi: Tensor, splits: list[Tensor] | No
     leave unstable: their tighter bounds tighten the interval bounds of the next layer,
     which often decides more neurons there (markedly tighter on ACAS Xu).
     """
-    w, b = chain.weights[0], chain.biases[0]
     mid, rad = (lo + hi) / 2, (hi - lo) / 2
-    lows, ups = [mid @ w.T + b - rad @ w.abs().T], [mid @ w.T + b + rad @ w.abs().T]
+    centre, spread = chain.lin(0, mid) + chain.biases[0], chain.lin_abs(0, rad)
+    lows, ups = [centre - spread], [centre + spread]
     relaxes: list[Relax] = []
     for k in range(1, len(chain.hidden)):
         s = None if splits is None else splits[k - 1]
@@ -249,7 +249,7 @@ def output_bound(chain: Chain, lo: Tensor, hi: Tensor, C: Tensor, lows: list[Ten
     relaxes = [relax(lows[j], ups[j], None if splits is None else splits[j])
                for j in range(len(chain.hidden))]
     rows = C.expand(lo.shape[0], -1, -1) if C.dim() == 2 else C
-    lb, lam, coeffs = backward(chain, len(chain.weights) - 1, rows, relaxes, lo, hi, alphas,
+    lb, lam, coeffs = backward(chain, len(chain.biases) - 1, rows, relaxes, lo, hi, alphas,
                                betas)
     return lb, lam, coeffs, relaxes
 
@@ -325,7 +325,7 @@ def optimized_bound(chain: Chain, lo: Tensor, hi: Tensor, C: Tensor, lows: list[
     rows = C.expand(lo.shape[0], -1, -1) if C.dim() == 2 else C
     for _ in range(iterations):
         with torch.enable_grad():
-            lb, lam, _ = backward(chain, len(chain.weights) - 1, rows, relaxes, lo, hi, alphas,
+            lb, lam, _ = backward(chain, len(chain.biases) - 1, rows, relaxes, lo, hi, alphas,
                                   betas)
             grads = torch.autograd.grad(-lb.sum(), params, allow_unused=True)
         with torch.no_grad():

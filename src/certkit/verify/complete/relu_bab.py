@@ -5,8 +5,8 @@ per neuron (:func:`~.chain_crown.optimized_intermediate`); they are shared by th
 (disjuncts) of the region, which are searched one at a time. A subdomain is a set of split
 decisions (neuron ``z >= 0`` or ``z <= 0``), bounded by alpha-beta-CROWN
 (:func:`~.chain_crown.optimized_bound`) with the root's intermediate bounds clamped by its
-splits (with ``refresh``, the default past two hidden layers: recomputed under the
-splits, tighter and dearer). A child
+splits (with ``refresh``, the default past two hidden layers of at most
+``REFRESH_NEURONS`` neurons: recomputed under the splits, tighter and dearer). A child
 keeps its parent's bound where that is better (it lies in the parent's subdomain).
 
 Each round pops a batch of open subdomains (depth first), splits each at the neuron with
@@ -36,6 +36,8 @@ from .input_bab import BabOutcome, merge_stats
 from .milp import solve_milp
 from .parallel import Workers
 from .spec import RegionSpec
+
+REFRESH_NEURONS = 2048  # default refresh: networks with at most this many hidden neurons
 
 
 def _scores(coeffs: list[Tensor], row: Tensor, relaxes: list[cc.Relax]) -> Tensor:
@@ -89,9 +91,12 @@ class ReluBab:
         self.round_seconds = round_seconds
         self.lows, self.ups = bounds
         # refresh intermediate bounds under the splits: on by default past two hidden layers
-        # (mnist_fc 256x4 prop_0_0.03: every group proven in <= 3 s, without: 7 of 9 open
-        # after 25 s; 256x2 prop_1_0.03: 2 of 9 groups proven in 20 s, without: 5 of 9)
-        self.refresh = len(chain.hidden) > 2 if refresh is None else refresh
+        # of at most REFRESH_NEURONS neurons in all (mnist_fc 256x4 prop_0_0.03: every group
+        # proven in <= 3 s, without: 7 of 9 open after 25 s; 256x2 prop_1_0.03: 2 of 9
+        # groups proven in 20 s, without: 5 of 9; oval21 cifar_base_kw img8194, 3172
+        # neurons: unsat in 65 s without, 1373 domains and no verdict in 120 s with)
+        self.refresh = (len(chain.hidden) > 2 and sum(chain.hidden) <= REFRESH_NEURONS
+                        if refresh is None else refresh)
         self.sizes = chain.hidden
         self.stats: dict[str, float] = {"domains": 0, "rounds": 0, "milp": 0}
 
@@ -108,9 +113,10 @@ class ReluBab:
         lows = [x.expand(n, -1) for x in self.lows]
         ups = [x.expand(n, -1) for x in self.ups]
         parts = self._layers(splits)
-        if self.refresh and len(parts) > 1 and bool((splits != 0).any()):
-            with torch.no_grad():
-                lows, ups = cc.refresh(self.chain, lo, hi, lows, ups, parts, 0)
+        split_layers = [j for j, p in enumerate(parts) if bool((p != 0).any())]
+        if self.refresh and split_layers and split_layers[0] < len(parts) - 1:
+            with torch.no_grad():  # layers up to the first split one are unchanged
+                lows, ups = cc.refresh(self.chain, lo, hi, lows, ups, parts, split_layers[0])
         keep: list[tuple[Tensor, Tensor]] = []
         lb, lam, coeffs = cc.optimized_bound(self.chain, lo, hi, self.C, lows, ups, parts,
                                              iterations=iterations, init=init, keep=keep)
