@@ -3,9 +3,10 @@
 Branch and bound over ReLU states and the MILP encoding need every hidden neuron by name;
 both work on this form. :func:`extract_chain` reads it off an ``nn.Sequential`` whose layers
 between ReLUs are affine (Linear, Conv2d, AvgPool2d, BatchNorm in eval mode, Flatten,
-Unflatten, constant scale/shift, Identity, Dropout in eval mode): each segment is probed
-with the unit vectors in float64, so ``W_k`` and ``b_k`` are the segment's exact matrix and
-offset (up to float64 rounding), and the result is checked against the module.
+Unflatten, constant scale/shift, Identity, Dropout in eval mode): a segment that is one
+Conv2d between reshapes keeps its kernel (:class:`~.conv_map.ConvMap`); any other is
+probed with the unit vectors in float64, so ``W_k`` and ``b_k`` are the segment's exact
+matrix and offset (up to float64 rounding). The result is checked against the module.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Chain:
         self.biases = biases
         self._dense: list[Tensor | None] = [None if isinstance(w, ConvMap) else w
                                             for w in self.maps]
+        self._abs: list[Tensor | None] = [None] * len(self.maps)  # |W_k|, dense layers
 
     @property
     def weights(self) -> list[Tensor]:
@@ -64,7 +66,11 @@ class Chain:
     def lin_abs(self, k: int, x: Tensor) -> Tensor:
         """``x |W_k|^T``."""
         m = self.maps[k]
-        return m.apply_abs(x) if isinstance(m, ConvMap) else x @ m.abs().T
+        if isinstance(m, ConvMap):
+            return m.apply_abs(x)  # (the kernel's abs is a few hundred entries)
+        if self._abs[k] is None:
+            self._abs[k] = m.abs().T
+        return x @ self._abs[k]
 
     def back(self, k: int, lam: Tensor) -> Tensor:
         """``lam W_k`` for rows ``lam`` (..., n_k): coefficients on layer ``k``'s input."""
