@@ -172,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="input splitting: alpha-CROWN steps on the output rows (0: CROWN)")
     p.add_argument("--workers", type=int, default=1,
                    help="certkit's worker processes for ReLU splitting")
+    p.add_argument("--refine-share", type=float, default=VerifyOptions.refine_share,
+                   help="ReLU splitting: share of the time for MILP refinement of the root "
+                        "bounds after a first search (0: none)")
     p.add_argument("--results", type=Path, default=Path("vnncomp_results.csv"))
     args = p.parse_args(argv)
     root = args.root / args.benchmark
@@ -187,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         todo = [inst for inst in todo if any(m in inst.name for m in args.match)]
     todo = todo[args.start::args.stride][: args.limit]
     opts = VerifyOptions(strategy=args.strategy, alpha_iterations=args.alpha_iterations,
-                         workers=args.workers)
+                         workers=args.workers, refine_share=args.refine_share)
     tools = (args.tools.split(",") if args.tools else
              ["certkit"] + (["marabou"] if args.marabou else []))
     if "marabou" in tools:

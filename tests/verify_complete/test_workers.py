@@ -30,6 +30,7 @@ def _search(tmp: Path, seed: int, unsafe: list[bool], **kwargs: Any) -> str:
     spec = RegionSpec.from_region(prop.regions[0])
     chain = extract_chain(net.module64, net.n_inputs)
     assert chain is not None
+    kwargs.setdefault("refine_share", 0.0)  # no first pass: the pool gets the groups
     return relu_bab.relu_bab(chain, net.module64, spec, Checker(net, prop), Deadline(60),
                              leaf_unstable=0, **kwargs).status
 

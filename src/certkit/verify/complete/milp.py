@@ -72,13 +72,15 @@ def _side_bounds(lows: np.ndarray, ups: np.ndarray, s: np.ndarray
             np.where(s < 0, np.minimum(ups, 0.0), ups))
 
 
-def _encode(chain: Chain, lo: np.ndarray, hi: np.ndarray, C: np.ndarray, d: np.ndarray,
-            lows: list[np.ndarray], ups: list[np.ndarray], splits: list[np.ndarray] | None,
-            relax: bool) -> tuple[_Model, list[int], int]:
+def encode_layers(chain: Chain, lo: np.ndarray, hi: np.ndarray, lows: list[np.ndarray],
+                  ups: list[np.ndarray], splits: list[np.ndarray] | None, relax: bool,
+                  layers: int) -> tuple[_Model, list[int]]:
+    """The layered program of the first ``layers`` hidden layers: the model and, for each
+    post-activation of the last of them, its column (-1: the constant 0)."""
     inf = float("inf")
     m = _Model()
-    prev = [m.var(float(a), float(b)) for a, b in zip(lo, hi, strict=True)]  # -1: constant 0
-    for k in range(len(chain.hidden)):
+    prev = [m.var(float(a), float(b)) for a, b in zip(lo, hi, strict=True)]
+    for k in range(layers):
         w = chain.weights[k].numpy()
         b = chain.biases[k].numpy()
         s = np.zeros(w.shape[0]) if splits is None else splits[k]
@@ -105,6 +107,14 @@ def _encode(chain: Chain, lo: np.ndarray, hi: np.ndarray, C: np.ndarray, d: np.n
             m.row([a, delta], [1.0, -u], -inf, 0.0)  # a <= u delta
             cur.append(a)
         prev = cur
+    return m, prev
+
+
+def _encode(chain: Chain, lo: np.ndarray, hi: np.ndarray, C: np.ndarray, d: np.ndarray,
+            lows: list[np.ndarray], ups: list[np.ndarray], splits: list[np.ndarray] | None,
+            relax: bool) -> tuple[_Model, list[int], int]:
+    inf = float("inf")
+    m, prev = encode_layers(chain, lo, hi, lows, ups, splits, relax, len(chain.hidden))
     w = C @ chain.weights[-1].numpy()
     b = C @ chain.biases[-1].numpy()
     t = m.var(-inf, inf)

@@ -30,11 +30,13 @@ from torch import Tensor, nn
 
 from . import chain_crown as cc
 from .chain import Chain
+from .conv_map import ConvMap
 from .counterexample import Checker
 from .deadline import Deadline
 from .input_bab import BabOutcome, merge_stats
 from .milp import solve_milp
 from .parallel import Workers
+from .refine import refine_bounds
 from .spec import RegionSpec
 
 REFRESH_NEURONS = 2048  # default refresh: networks with at most this many hidden neurons
@@ -266,31 +268,66 @@ def search_task(shared: tuple[Any, ...], task: tuple[Tensor, list[Entry]],
     return ReluBab(chain, model, spec, rows, checker, bounds, **kwargs).run(deadline, stack)
 
 
+def refinable(chain: Chain) -> bool:
+    """Whether MILP refinement of the root bounds suits ``chain``: dense layers (the program
+    needs every matrix entry) and more than one hidden layer (the first is exact)."""
+    return len(chain.hidden) > 1 and not any(isinstance(m, ConvMap) for m in chain.maps)
+
+
 def relu_bab(chain: Chain, model: nn.Module, spec: RegionSpec, checker: Checker,
              deadline: Deadline, *, root_iterations: int = 20, workers: int = 1,
-             warmup: float = 1.0, **kwargs: float) -> BabOutcome:
+             warmup: float = 1.0, refine_after: float = 0.1, refine_share: float = 0.4,
+             neuron_seconds: float = 0.5, **kwargs: float) -> BabOutcome:
     """Every group of the region, sharing the root's intermediate bounds.
 
-    With ``workers`` > 1, the groups are first searched here for ``warmup`` seconds in all
-    (after their root bounds); the subdomains left open go to worker processes
-    (:mod:`.parallel`), each group's dealt ``workers`` ways.
+    On :func:`refinable` chains with ``refine_share`` > 0, the groups are first searched
+    for ``refine_after`` of the time (split evenly among them); if some are left open, the
+    root bounds are refined by MILP (:func:`.refine.refine_bounds`, ``neuron_seconds`` per
+    solve) for ``refine_share`` of the time left, and the open groups searched again from
+    their root. With ``workers`` > 1, the (last) search runs here for ``warmup`` seconds in
+    all; the subdomains left open go to worker processes (:mod:`.parallel`), each group's
+    dealt ``workers`` ways.
     """
     pool = Workers(workers) if workers > 1 else None
+    stats: dict[str, float] = {}
     try:
-        return _groups(chain, model, spec, checker, deadline, pool, root_iterations, warmup,
-                       kwargs)
+        bounds = root_bounds(chain, spec, deadline, root_iterations)
+        groups, status = list(range(spec.n_groups)), "unsat"
+        if refine_share > 0 and refinable(chain):
+            first = deadline.fraction(refine_after)
+            found, groups, status = _first_pass(chain, model, spec, checker, first, bounds,
+                                                kwargs, stats)
+            if found is not None:
+                return found
+            if not groups:
+                return BabOutcome(status, stats=stats)
+            lo, hi = spec.lower[None], spec.upper[None]
+            lows, ups, rs = refine_bounds(chain, lo, hi, *bounds, deadline.fraction(
+                refine_share), neuron_seconds=neuron_seconds)
+            lows, ups = cc.optimized_intermediate(chain, lo, hi, lows, ups, root_iterations,
+                                                  stop=deadline.expired)
+            bounds = (lows, ups)
+            stats["refine_solves"] = rs.solves
+            stats["refine_stabilised"] = rs.stabilised
+        out = _groups(chain, model, spec, checker, deadline, pool, bounds, groups, warmup,
+                      kwargs)
+        merge_stats(stats, out.stats)
+        return BabOutcome(status if out.status == "unsat" else out.status,
+                          out.counterexample, stats)
     finally:
         if pool is not None:
             pool.close()
 
 
-def _groups(chain: Chain, model: nn.Module, spec: RegionSpec, checker: Checker,
-            deadline: Deadline, pool: Workers | None, root_iterations: int, warmup: float,
-            kwargs: dict[str, float]) -> BabOutcome:
-    bounds = root_bounds(chain, spec, deadline, root_iterations)
-    stats: dict[str, float] = {}
+def _first_pass(chain: Chain, model: nn.Module, spec: RegionSpec, checker: Checker,
+                first: Deadline, bounds: tuple[list[Tensor], list[Tensor]],
+                kwargs: dict[str, float], stats: dict[str, float]
+                ) -> tuple[BabOutcome | None, list[int], str]:
+    """Each group searched for an even share of ``first``: a sat outcome if one is found,
+    else None, the groups left open and the status of the others (``unsat``, or
+    ``unknown`` where a search ended undecided)."""
+    open_: list[int] = []
     status = "unsat"
-    left: list[tuple[Tensor, list[Entry]]] = []
     for g in range(spec.n_groups):
         rows = torch.nonzero(spec.group == g).flatten()
         if rows.numel() == 0:  # no constraint: every input is unsafe (checked by the caller)
@@ -298,7 +335,32 @@ def _groups(chain: Chain, model: nn.Module, spec: RegionSpec, checker: Checker,
             continue
         search = ReluBab(chain, model, spec, rows, checker, bounds,
                          **kwargs)  # type: ignore[arg-type]
-        pause = Deadline(warmup / spec.n_groups) if pool is not None else None
+        out = search.run(Deadline(first.remaining() / (spec.n_groups - g)))
+        merge_stats(stats, out.stats)
+        if out.status == "sat":
+            return BabOutcome("sat", out.counterexample, stats), [], status
+        if out.status == "timeout":
+            open_.append(g)
+        elif out.status == "unknown":
+            status = "unknown"
+    return None, open_, status
+
+
+def _groups(chain: Chain, model: nn.Module, spec: RegionSpec, checker: Checker,
+            deadline: Deadline, pool: Workers | None,
+            bounds: tuple[list[Tensor], list[Tensor]], groups: list[int], warmup: float,
+            kwargs: dict[str, float]) -> BabOutcome:
+    stats: dict[str, float] = {}
+    status = "unsat"
+    left: list[tuple[Tensor, list[Entry]]] = []
+    for g in groups:
+        rows = torch.nonzero(spec.group == g).flatten()
+        if rows.numel() == 0:  # no constraint: every input is unsafe (checked by the caller)
+            status = "unknown"
+            continue
+        search = ReluBab(chain, model, spec, rows, checker, bounds,
+                         **kwargs)  # type: ignore[arg-type]
+        pause = Deadline(warmup / len(groups)) if pool is not None else None
         out = search.run(deadline, pause=pause)
         merge_stats(stats, out.stats)
         if out.status in ("sat", "timeout"):

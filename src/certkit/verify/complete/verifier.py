@@ -68,6 +68,9 @@ class VerifyOptions:
     beta_iterations: int = 10
     threads: int = 1  # torch threads while verifying (small batched ops: one is fastest)
     workers: int = 1  # ReLU splitting: processes for the subdomains a short search leaves
+    refine_share: float = 0.4  # ReLU splitting, dense chains: share of the time left after
+    # a first search (refine_after of it) spent refining the root bounds by MILP (0: never)
+    refine_after: float = 0.1
     seed: int = 0
 
     def check(self) -> None:
@@ -136,7 +139,9 @@ def _prove(net: OnnxNetwork, spec: RegionSpec, chain: Chain | None, checker: Che
     if strategy == "relu":
         assert chain is not None
         return "relu-bab", relu_bab(chain, net.module64, spec, checker, deadline,
-                                    iterations=opts.beta_iterations, workers=opts.workers)
+                                    iterations=opts.beta_iterations, workers=opts.workers,
+                                    refine_share=opts.refine_share,
+                                    refine_after=opts.refine_after)
     leaf = None
     screener = (Screener(net.module, spec, checker, opts.screen_chunk, opts.seed + 1)
                 if opts.screen_chunk > 0 else None)
