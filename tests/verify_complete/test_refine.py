@@ -9,8 +9,10 @@ import pytest
 import torch
 from vc_helpers import grid, make_instance, random_mlp
 
+from certkit.errors import CertkitError
 from certkit.io import parse_vnnlib
 from certkit.io.onnx import load_onnx
+from certkit.verify.complete import VerifyOptions
 from certkit.verify.complete.chain import Chain, extract_chain
 from certkit.verify.complete.chain_crown import intermediate
 from certkit.verify.complete.counterexample import Checker
@@ -92,3 +94,9 @@ def test_relu_bab_with_refined_root_bounds_gives_the_truth(tmp_path: Path) -> No
         assert out.status == ("sat" if any(unsafe) else "unsat"), seed
         refined += int(out.stats.get("refine_solves", 0) > 0)
     assert refined  # the refinement ran on at least one instance
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.0])
+def test_refine_share_must_be_a_fraction(share: float) -> None:
+    with pytest.raises(CertkitError, match="refine_share"):
+        VerifyOptions(refine_share=share).check()

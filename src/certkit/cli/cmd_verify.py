@@ -87,6 +87,10 @@ def verify_command(
     workers: Annotated[int, typer.Option(
         help="ReLU splitting: processes for the subdomains a 1 s search per group leaves "
              "open (same verdicts as 1).")] = 1,
+    refine_share: Annotated[float, typer.Option(
+        help="ReLU splitting on dense networks: share of the time spent refining the "
+             "root's intermediate bounds by MILP when a first search (a tenth of the "
+             "time) leaves groups open; 0: never.")] = 0.4,
     json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -98,7 +102,7 @@ def verify_command(
         from ..verify.complete import VerifyOptions
 
         options = VerifyOptions(strategy=strategy, bounder=bounder, method=method, seed=seed,
-                                workers=workers)
+                                workers=workers, refine_share=refine_share)
         options.check()
         if limit is not None and limit < 1:
             raise CertkitError("--limit must be at least 1")

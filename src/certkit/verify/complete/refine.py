@@ -16,6 +16,7 @@ and intersected with the given bounds, so the result is never looser than the in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,14 +46,14 @@ class RefineStats:
     unstable_after: list[int] = field(default_factory=list)
 
 
-def _optimum(h: object, cols: np.ndarray, w: np.ndarray, bias: float, sense: float,
+def _optimum(h: Any, cols: np.ndarray, w: np.ndarray, bias: float, sense: float,
              integer: bool) -> float | None:
-    """A sound bound of ``sense * max(w . a + bias)`` (sense +1: upper bound, -1: lower
-    bound, returned as ``sense * bound``), or None when the solver gave none."""
-    h.changeColsCost(len(cols), cols, -sense * w)  # type: ignore[attr-defined]
-    h.run()  # type: ignore[attr-defined]
-    info = h.getInfo()  # type: ignore[attr-defined]
-    status = h.modelStatusToString(h.getModelStatus())  # type: ignore[attr-defined]
+    """An upper bound of ``sense * (w . a + bias)`` over the program (``sense`` +1: of the
+    pre-activation, -1: of its negation), or None when the solver gave none."""
+    h.changeColsCost(len(cols), cols, -sense * w)
+    h.run()
+    info = h.getInfo()
+    status = h.modelStatusToString(h.getModelStatus())
     if integer:
         dual = float(info.mip_dual_bound)
     elif status == "Optimal":

@@ -85,6 +85,9 @@ class VerifyOptions:
             raise CertkitError(f"workers must be at least 1, not {self.workers}")
         if self.leaf_unstable > 0 and not self.leaf_seconds > 0:
             raise CertkitError(f"leaf_seconds must be positive, not {self.leaf_seconds}")
+        for name in ("refine_share", "refine_after"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise CertkitError(f"{name} must be in [0, 1), not {getattr(self, name)}")
 
 
 def _attack_all(net: OnnxNetwork, specs: list[RegionSpec], checker: Checker,
