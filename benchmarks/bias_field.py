@@ -37,8 +37,7 @@ import yaml
 
 from certkit.analysis.adversarial import attack_run
 from certkit.runs import load_run
-from certkit.train import train
-from certkit.train.config import make_config
+from certkit.train import make_config, train
 from certkit.verify import certify_run
 
 PRESET = Path(__file__).resolve().parents[1] / "configs" / "biasfield-rsip.yaml"

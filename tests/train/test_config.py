@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from certkit.errors import CertkitError
-from certkit.train.config import TrainConfig, make_config
+from certkit.train import TrainConfig, make_config
 from certkit.train.schedules import eps_at, lr_at
 
 
@@ -63,3 +63,19 @@ def test_constant_eps_schedule_never_exceeds_target() -> None:
     cfg = make_config(eps=0.1, eps_start_epoch=2, epochs=5)
     values = [eps_at(cfg, e, f) for e in range(5) for f in (0.0, 0.5, 0.99)]
     assert max(values) == 0.1 and values[:6] == [0.0] * 6 and values[6:] == [0.1] * 9
+
+
+def test_config_module_needs_no_registry() -> None:
+    """The configuration is parsed without the model, method or schedule registries (they
+    import it; :mod:`certkit.train.configure` checks names against them): no import of
+    them anywhere in ``train/config.py``, function bodies included."""
+    import ast
+
+    import certkit.train.config as config
+
+    tree = ast.parse(Path(config.__file__).read_text(encoding="utf-8"))
+    imported = [(n.level, n.module or "") for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    imported += [(0, a.name) for n in ast.walk(tree) if isinstance(n, ast.Import)
+                 for a in n.names]
+    assert not [m for level, m in imported
+                if level and m.split(".")[0] in ("methods", "models", "schedules", "loop")]

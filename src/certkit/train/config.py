@@ -1,4 +1,8 @@
-"""Training configuration: one dataclass, loadable from YAML with command-line overrides."""
+"""Training configuration: one dataclass, loadable from YAML with command-line overrides.
+
+This module only parses (types, known keys); :mod:`.configure` checks values and names
+against the registries of models, methods and schedules, which import this module.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import CertkitError, choice_error
+from ..errors import CertkitError
 
 OPTIMIZERS = ("adam", "sgd")
 LR_SCHEDULES = ("constant", "milestones", "cosine")
@@ -73,43 +77,6 @@ class TrainConfig:
     device: str = "cpu"
     eval_every: int = 1
     out: str = "runs/latest"
-
-    def validate(self) -> TrainConfig:
-        """Check value ranges and names; raise CertkitError on the first problem."""
-        from ..models import get_architecture
-        from .methods import method_names
-        from .schedules import eps_schedule_names
-
-        get_architecture(self.model)
-        if self.method not in method_names():
-            raise choice_error("training method", self.method, method_names())
-        if self.optimizer not in OPTIMIZERS:
-            raise choice_error("optimizer", self.optimizer, OPTIMIZERS)
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise choice_error("lr schedule", self.lr_schedule, LR_SCHEDULES)
-        if self.eps_schedule not in eps_schedule_names():
-            raise choice_error("eps schedule", self.eps_schedule, eps_schedule_names())
-        for name in ("epochs", "batch_size", "eval_every"):
-            if getattr(self, name) < 1:
-                raise CertkitError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("eps", "weight_decay", "val_size", "eps_start_epoch", "eps_ramp_epochs",
-                     "l1"):
-            if getattr(self, name) < 0:
-                raise CertkitError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise CertkitError(f"lr must be > 0, got {self.lr}")
-        if self.grad_clip is not None and not self.grad_clip > 0:
-            raise CertkitError(f"grad_clip must be > 0, got {self.grad_clip}")
-        if self.lr_schedule == "milestones" and not self.milestones:
-            raise CertkitError("lr_schedule 'milestones' needs --milestones, e.g. 5,8")
-        if self.eps_start_epoch + self.eps_ramp_epochs > self.epochs:
-            raise CertkitError(f"the eps schedule ends at epoch "
-                               f"{self.eps_start_epoch + self.eps_ramp_epochs} (eps_start_epoch "
-                               f"+ eps_ramp_epochs), after the last epoch ({self.epochs})")
-        from .methods.checks import check_method_options
-
-        check_method_options(self)
-        return self
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict, as written to ``config.yaml``."""
@@ -183,12 +150,3 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise CertkitError(f"config file {p} must hold a mapping of keys to values")
     return data
-
-
-def make_config(config_file: str | Path | None = None, **overrides: Any) -> TrainConfig:
-    """Defaults, then the YAML file, then keyword overrides (None values are ignored)."""
-    cfg = TrainConfig()
-    if config_file is not None:
-        cfg = apply_overrides(cfg, load_config_file(config_file))
-    cfg = apply_overrides(cfg, {k: v for k, v in overrides.items() if v is not None})
-    return cfg.validate()

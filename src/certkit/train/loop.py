@@ -20,7 +20,8 @@ from ..errors import CertkitError
 from ..models import build_model
 from ..models.predict import accuracy
 from ..runs import append_jsonl, read_jsonl, save_model, write_bytes_atomic
-from .config import TrainConfig, apply_overrides, load_config_file, make_config
+from .config import TrainConfig, apply_overrides, load_config_file
+from .configure import check_config, make_config
 from .init import ibp_initialise, wants_ibp_init
 from .methods import StepContext, get_method
 from .progress import TrainProgress
@@ -90,7 +91,7 @@ def _load_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[TrainCo
         raise CertkitError("--resume continues the run with its saved config; do not pass "
                            f"{', '.join(sorted(set(given) - allowed))}")
     cfg = apply_overrides(TrainConfig(), load_config_file(run_dir / "config.yaml"))
-    cfg = apply_overrides(cfg, given).validate()
+    cfg = check_config(apply_overrides(cfg, given))
     return cfg, run_dir
 
 
@@ -119,8 +120,9 @@ def train(
             raise CertkitError("--resume cannot be combined with a config")
         cfg, run_dir = _load_resume(resume, overrides)
     else:
-        cfg = (apply_overrides(config, {k: v for k, v in overrides.items() if v is not None})
-               .validate() if config is not None else make_config(config_file, **overrides))
+        cfg = (check_config(apply_overrides(
+            config, {k: v for k, v in overrides.items() if v is not None}))
+            if config is not None else make_config(config_file, **overrides))
         run_dir = _prepare_dir(cfg, overwrite)
     device = resolve_device(cfg.device)
 

@@ -6,6 +6,7 @@ import math
 
 from ...errors import CertkitError
 from ..config import TrainConfig
+from . import METHODS
 
 
 def _in_range(cfg: TrainConfig, name: str, lo: float, hi: float = math.inf,
@@ -19,8 +20,6 @@ def _in_range(cfg: TrainConfig, name: str, lo: float, hi: float = math.inf,
 
 def check_method_options(cfg: TrainConfig) -> None:
     """Ranges of the method options, and what the chosen method needs."""
-    from . import METHODS
-
     _in_range(cfg, "alpha", 0.0, 1.0)
     _in_range(cfg, "beta", 0.0)
     _in_range(cfg, "kappa", 0.0, 1.0)
