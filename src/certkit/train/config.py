@@ -17,9 +17,6 @@ import yaml
 
 from ..errors import CertkitError
 
-OPTIMIZERS = ("adam", "sgd")
-LR_SCHEDULES = ("constant", "milestones", "cosine")
-
 
 @dataclass
 class TrainConfig:

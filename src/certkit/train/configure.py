@@ -12,10 +12,13 @@ from typing import Any
 
 from ..errors import CertkitError, choice_error
 from ..models import get_architecture
-from .config import LR_SCHEDULES, OPTIMIZERS, TrainConfig, apply_overrides, load_config_file
+from .config import TrainConfig, apply_overrides, load_config_file
 from .methods import method_names
 from .methods.checks import check_method_options
 from .schedules import eps_schedule_names
+
+OPTIMIZERS = ("adam", "sgd")
+LR_SCHEDULES = ("constant", "milestones", "cosine")
 
 
 def check_config(cfg: TrainConfig) -> TrainConfig:
