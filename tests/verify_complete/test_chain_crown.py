@@ -109,6 +109,34 @@ def test_forward_intermediate_is_sound_and_inside_interval_bounds(seed: int, wid
             assert lows[0].allclose(il) and ups[0].allclose(iu)
 
 
+@settings(max_examples=20, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 10_000), width=st.integers(2, 8), depth=st.integers(2, 4))
+def test_forward_intermediate_with_the_parents_bounds(seed: int, width: int, depth: int) -> None:
+    """A sub-box bounded with its parent box's bounds as ``prior``: sound on samples and
+    inside the prior; layer 1 (not back-substituted) equals full back-substitution."""
+    net = _net(seed, [3] + [width] * depth + [2])
+    chain = extract_chain(net, 3)
+    assert chain is not None
+    gen = torch.Generator().manual_seed(seed)
+    lo = torch.rand(1, 3, generator=gen, dtype=torch.float64) - 0.5
+    hi = lo + torch.rand(1, 3, generator=gen, dtype=torch.float64) + 0.1
+    parent = cc.forward_intermediate(chain, lo, hi)
+    full = cc.intermediate(chain, lo, hi)
+    assert parent[0][1].allclose(full[0][1]) and parent[1][1].allclose(full[1][1])
+    a = lo + (hi - lo) * torch.rand(4, 3, generator=gen, dtype=torch.float64)
+    b = lo + (hi - lo) * torch.rand(4, 3, generator=gen, dtype=torch.float64)
+    slo, shi = torch.minimum(a, b), torch.maximum(a, b)  # sub-boxes of the parent
+    prior = ([x.expand(4, -1) for x in parent[0]], [x.expand(4, -1) for x in parent[1]])
+    lows, ups = cc.forward_intermediate(chain, slo, shi, prior)
+    x = slo + (shi - slo) * torch.rand(2000, 4, 3, generator=gen, dtype=torch.float64)
+    zs = chain.pre_activations(x.reshape(-1, 3))
+    for k, z in enumerate(zs):
+        z = z.reshape(2000, 4, -1)
+        assert bool((z >= lows[k] - 1e-9).all()) and bool((z <= ups[k] + 1e-9).all())
+        assert bool((lows[k] >= prior[0][k] - 1e-12).all())
+        assert bool((ups[k] <= prior[1][k] + 1e-12).all())
+
+
 @settings(max_examples=15, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 10_000), width=st.integers(2, 6), depth=st.integers(1, 3),
        n_split=st.integers(0, 3))

@@ -22,9 +22,16 @@ class Bounder(Protocol):
     """Anything that lower-bounds ``C f(x)`` over boxes."""
 
     name: str
+    # pre-activation bounds of the last boxes (lower, upper: (N, total hidden)), or None
+    intermediate: tuple[Tensor, Tensor] | None
 
-    def lower(self, lower: Tensor, upper: Tensor, C: Tensor) -> Tensor:
-        """Lower bounds (N, m) of ``C f(x)`` over boxes ``lower``/``upper`` (N, n_in)."""
+    def lower(self, lower: Tensor, upper: Tensor, C: Tensor,
+              prior: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        """Lower bounds (N, m) of ``C f(x)`` over boxes ``lower``/``upper`` (N, n_in).
+
+        ``prior``: pre-activation bounds known to hold on the boxes (as ``intermediate``
+        gives them, for the boxes these were split from), which the bounder may use.
+        """
         ...
 
 
@@ -37,8 +44,10 @@ class EngineBounder:
         self.options = options or BoundOptions(alpha_iterations=10, tighten_stable=True)
         self.name = f"engine:{method}"
         self.coefficients: Tensor | None = None
+        self.intermediate: tuple[Tensor, Tensor] | None = None  # (the engine keeps none)
 
-    def lower(self, lower: Tensor, upper: Tensor, C: Tensor) -> Tensor:
+    def lower(self, lower: Tensor, upper: Tensor, C: Tensor,
+              prior: tuple[Tensor, Tensor] | None = None) -> Tensor:
         n = lower.shape[0]
         with torch.no_grad():
             lb, _ = compute_bounds(self.model, lower, upper, method=self.method,
@@ -53,7 +62,11 @@ class ChainBounder:
     left unstable (:func:`~.chain_crown.forward_intermediate`; made for the few inputs of
     input splitting). ``coefficients`` holds the input coefficients of
     the last bounds (N, m, n_in), which branching heuristics use, ``unstable_counts`` how
-    many neurons each box leaves unstable (N,), which decides when the MILP takes over.
+    many neurons each box leaves unstable (N,), which decides when the MILP takes over,
+    ``intermediate`` the boxes' pre-activation bounds, every hidden layer side by side
+    (lower and upper, each (N, total hidden)): passed back as ``prior`` for boxes split
+    from these, they are intersected in and spare the back-substitution of the neurons
+    they already decide.
     """
 
     def __init__(self, chain: Chain, alpha_iterations: int = 0) -> None:
@@ -61,10 +74,16 @@ class ChainBounder:
         self.name = "chain:" + ("alpha-crown" if alpha_iterations else "crown")
         self.coefficients: Tensor | None = None
         self.unstable_counts: Tensor | None = None
+        self.intermediate: tuple[Tensor, Tensor] | None = None
 
-    def lower(self, lower: Tensor, upper: Tensor, C: Tensor) -> Tensor:
+    def lower(self, lower: Tensor, upper: Tensor, C: Tensor,
+              prior: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        sizes = self.chain.hidden
+        known = None if prior is None else (list(torch.split(prior[0], sizes, dim=1)),
+                                             list(torch.split(prior[1], sizes, dim=1)))
         with torch.no_grad():
-            lows, ups = forward_intermediate(self.chain, lower, upper)
+            lows, ups = forward_intermediate(self.chain, lower, upper, known)
+        self.intermediate = (torch.cat(lows, 1), torch.cat(ups, 1))
         self.unstable_counts = sum(((lo < 0) & (up > 0)).sum(dim=1)
                                    for lo, up in zip(lows, ups, strict=True))
         if self.alpha_iterations:
@@ -75,3 +94,4 @@ class ChainBounder:
                 lb, lam, _, _ = output_bound(self.chain, lower, upper, C, lows, ups)
         self.coefficients = lam
         return lb
+

@@ -115,8 +115,9 @@ def intermediate(chain: Chain, lo: Tensor, hi: Tensor, splits: list[Tensor] | No
     return lows, ups
 
 
-def forward_intermediate(chain: Chain, lo: Tensor, hi: Tensor) -> tuple[list[Tensor],
-                                                                         list[Tensor]]:
+def forward_intermediate(chain: Chain, lo: Tensor, hi: Tensor,
+                         prior: tuple[list[Tensor], list[Tensor]] | None = None
+                         ) -> tuple[list[Tensor], list[Tensor]]:
     """Pre-activation bounds of every hidden layer (each (N, n_k)) for networks with few
     inputs: linear lower and upper bounds in the inputs carried forward layer by layer (the
     symbolic intervals of ReluVal/Neurify with CROWN's ReLU relaxation, ``n_in + 1``
@@ -125,6 +126,10 @@ def forward_intermediate(chain: Chain, lo: Tensor, hi: Tensor) -> tuple[list[Ten
     A neuron the forward bounds prove stable is stable; for the others the back-substituted
     bound is the one :func:`intermediate` computes, so the result is at least as tight on
     the neurons that matter, for a fraction of the cost once most neurons are stable.
+
+    ``prior``: bounds (each (N, n_k)) known to hold on the boxes, e.g. those of the box a
+    box was split from; they are intersected in before back-substitution, so neurons they
+    show stable are not back-substituted again (and the bounds are never looser than them).
     """
     w, b = chain.weights[0], chain.biases[0]
     mid, rad = (lo + hi) / 2, (hi - lo) / 2
@@ -151,6 +156,10 @@ def forward_intermediate(chain: Chain, lo: Tensor, hi: Tensor) -> tuple[list[Ten
         if k:  # intersect with interval arithmetic on the previous layer's final bounds
             il, iu = interval_next(chain, k, lows[k - 1], ups[k - 1])
             lows[k], ups[k] = torch.maximum(lows[k], il), torch.minimum(ups[k], iu)
+        if prior is not None:
+            lows[k] = torch.maximum(lows[k], prior[0][k])
+            ups[k] = torch.minimum(ups[k], prior[1][k])
+        if k > 1:  # (layer 1's forward bounds are its back-substituted ones: same form)
             _tighten(chain, k, relaxes, lo, hi, lows, ups, False)
         relaxes.append(relax(lows[k], ups[k], None))
     return lows, ups

@@ -67,10 +67,11 @@ def _smear(model: nn.Module, spec: RegionSpec, lo: Tensor, hi: Tensor, lbm: Tens
 
 
 class _Stack:
-    """Boxes with their open groups and row bounds, popped from the end."""
+    """Boxes with their open groups, row bounds and intermediate bounds (lower, upper),
+    popped from the end."""
 
-    def __init__(self, lo: Tensor, hi: Tensor, alive: Tensor, lbm: Tensor) -> None:
-        self.parts = [(lo, hi, alive, lbm)]
+    def __init__(self, *part: Tensor) -> None:
+        self.parts = [part]
 
     def __len__(self) -> int:
         return sum(p[0].shape[0] for p in self.parts)
@@ -105,7 +106,9 @@ def input_bab(model: nn.Module, spec: RegionSpec, bounder: Bounder, checker: Che
     stats = {"domains": 1, "rounds": 0, "peak_queue": 1, "proven_volume": 0.0}
     span = spec.upper - spec.lower
     fixed = span <= 0  # a fixed input: its width counts as full
-    stack = _Stack(lo, hi, alive, lbm)
+    none = torch.zeros(1, 0, dtype=dtype)
+    inter = bounder.intermediate or (none, none)
+    stack = _Stack(lo, hi, alive, lbm, *inter)
     if not bool(alive.any()):
         stats["proven_volume"] = 1.0
         return BabOutcome("unsat", stats=stats)
@@ -114,7 +117,7 @@ def input_bab(model: nn.Module, spec: RegionSpec, bounder: Bounder, checker: Che
         if deadline.expired():
             return BabOutcome("timeout", stats=stats)
         t0 = time.monotonic()
-        lo, hi, alive, lbm = stack.pop(min(batch, len(stack)))
+        lo, hi, alive, lbm, ilo, ihi = stack.pop(min(batch, len(stack)))
         n = lo.shape[0]
         with torch.no_grad():
             score = _smear(model, spec, lo, hi, lbm, alive)
@@ -129,7 +132,10 @@ def input_bab(model: nn.Module, spec: RegionSpec, bounder: Bounder, checker: Che
         c_hi = torch.cat([left_hi, hi[rows]])
         # a child's box lies in its parent's: the parent's bound holds there too (CROWN
         # is not monotone in the box, so this can be tighter)
-        c_lbm = torch.maximum(bounder.lower(c_lo, c_hi, C) - d, lbm[rows].repeat(2, 1))
+        # so do its intermediate bounds, which spare back-substituting what they decide
+        prior = None if ilo.shape[1] == 0 else (ilo[rows].repeat(2, 1), ihi[rows].repeat(2, 1))
+        c_lbm = torch.maximum(bounder.lower(c_lo, c_hi, C, prior) - d, lbm[rows].repeat(2, 1))
+        c_ilo, c_ihi = bounder.intermediate or (none.expand(2 * n * k, 0),) * 2
         counts = getattr(bounder, "unstable_counts", None)
         c_alive = alive[rows].repeat(2, 1) & ~spec.proven(c_lbm + d)
         # a split's value: the children's distances from a proof (a proven child counts 0)
@@ -138,6 +144,7 @@ def input_bab(model: nn.Module, spec: RegionSpec, bounder: Bounder, checker: Che
         pick = torch.arange(n) * k + (q + 1e-9 * rel).argmax(dim=1)
         sel = torch.cat([pick, pick + n * k])
         c_lo, c_hi, c_alive, c_lbm = c_lo[sel], c_hi[sel], c_alive[sel], c_lbm[sel]
+        c_ilo, c_ihi = c_ilo[sel], c_ihi[sel]
         if leaf is not None and counts is not None:
             small = torch.nonzero(c_alive.any(dim=1) & (counts[sel] <= leaf.limit()))
             for i in small.flatten().tolist():
@@ -154,12 +161,13 @@ def input_bab(model: nn.Module, spec: RegionSpec, bounder: Bounder, checker: Che
         keep = ~closed & ((c_hi - c_lo).amax(dim=1) > min_width)
         dropped += int((c_alive.any(dim=1) & ~keep).sum())
         c_lo, c_hi, c_alive, c_lbm = c_lo[keep], c_hi[keep], c_alive[keep], c_lbm[keep]
+        c_ilo, c_ihi = c_ilo[keep], c_ihi[keep]
         found = _try_centres(model, spec, checker, c_lo, c_hi, c_alive)
         if found is None and screener is not None:
             found = screener.step()
         if found is not None:
             return BabOutcome("sat", found, stats)
-        stack.push(c_lo, c_hi, c_alive, c_lbm)
+        stack.push(c_lo, c_hi, c_alive, c_lbm, c_ilo, c_ihi)
         stats["peak_queue"] = max(stats["peak_queue"], len(stack))
         spent = (time.monotonic() - t0) / (2 * n * k)
         per_child = spent if per_child is None else 0.7 * per_child + 0.3 * spent
