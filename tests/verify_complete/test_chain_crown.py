@@ -25,6 +25,13 @@ def _box_problem(seed: int, width: int, depth: int) -> tuple[nn.Sequential, Chai
     return net, chain, gen, lo, hi
 
 
+def _three_input_chain(seed: int, width: int, depth: int) -> tuple[Chain, torch.Generator]:
+    """The chain of a random 3-input, 2-output network and a seeded generator."""
+    chain = extract_chain(_net(seed, [3] + [width] * depth + [2]), 3)
+    assert chain is not None
+    return chain, torch.Generator().manual_seed(seed)
+
+
 def _net(seed: int, sizes: list[int]) -> nn.Sequential:
     torch.manual_seed(seed)
     layers: list[nn.Module] = [ConstAffine(torch.rand(sizes[0]) + 0.5, torch.randn(sizes[0]))]
@@ -87,10 +94,7 @@ def test_forward_intermediate_is_sound_and_inside_interval_bounds(seed: int, wid
                                                                    scale: float) -> None:
     """Forward bounds contain every sampled pre-activation, are exact on the first layer and
     never looser than interval arithmetic."""
-    net = _net(seed, [3] + [width] * depth + [2])
-    chain = extract_chain(net, 3)
-    assert chain is not None
-    gen = torch.Generator().manual_seed(seed)
+    chain, gen = _three_input_chain(seed, width, depth)
     lo = torch.rand(5, 3, generator=gen, dtype=torch.float64) - 0.5
     hi = lo + scale * torch.rand(5, 3, generator=gen, dtype=torch.float64)
     lows, ups = cc.forward_intermediate(chain, lo, hi)
@@ -114,10 +118,7 @@ def test_forward_intermediate_is_sound_and_inside_interval_bounds(seed: int, wid
 def test_forward_intermediate_with_the_parents_bounds(seed: int, width: int, depth: int) -> None:
     """A sub-box bounded with its parent box's bounds as ``prior``: sound on samples and
     inside the prior; layer 1 (not back-substituted) equals full back-substitution."""
-    net = _net(seed, [3] + [width] * depth + [2])
-    chain = extract_chain(net, 3)
-    assert chain is not None
-    gen = torch.Generator().manual_seed(seed)
+    chain, gen = _three_input_chain(seed, width, depth)
     lo = torch.rand(1, 3, generator=gen, dtype=torch.float64) - 0.5
     hi = lo + torch.rand(1, 3, generator=gen, dtype=torch.float64) + 0.1
     parent = cc.forward_intermediate(chain, lo, hi)

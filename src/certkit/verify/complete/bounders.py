@@ -94,4 +94,3 @@ class ChainBounder:
                 lb, lam, _, _ = output_bound(self.chain, lower, upper, C, lows, ups)
         self.coefficients = lam
         return lb
-
