@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from vc_helpers import make_instance
 
 from certkit.errors import CertkitError
@@ -66,6 +67,19 @@ def test_the_deadline_holds_with_workers(benchmarks: Path) -> None:
     elapsed = time.monotonic() - t0
     assert v.status == "timeout"
     assert elapsed < 7.0, elapsed
+
+
+def test_close_is_prompt_while_a_worker_is_still_starting() -> None:
+    """A 64 MB payload cannot be written to a worker still importing torch: the search
+    returns at its deadline and closing (kill, unblock the sender) takes well under 1 s."""
+    big = (torch.zeros(8 * 2**20, dtype=torch.float64),)
+    pool = relu_bab.Workers(2)
+    t0 = time.monotonic()
+    out = pool.search(relu_bab.search_task, [(), ()], big, Deadline(0.3))
+    elapsed = time.monotonic() - t0
+    assert out.status == "timeout"
+    assert elapsed < 1.3, elapsed
+    pool.close()  # a second close is harmless
 
 
 def test_workers_must_be_positive() -> None:

@@ -4,8 +4,8 @@ in worker processes.
 The samples are cut into chunks that a pool of ``spawn``-ed processes (one torch thread
 each) takes in turn, so a chunk of hard samples does not hold the others up. Each chunk's
 search is independent of the others, so the result is the one a single process gives.
-The model and the search settings travel to every worker once, by pickling, within this
-program only.
+The model and the search settings travel to every worker once, pickled by value here
+(:func:`certkit.processes.pack`), within this program only; workers end with their parent.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from typing import TypeVar
 import torch
 from torch import Tensor, nn
 
+from ..processes import exit_with_parent, pack, unpack
+
 T = TypeVar("T")
 CHUNK = 256  # most samples per task: small enough to balance, large enough to batch
 
@@ -25,14 +27,16 @@ CHUNK = 256  # most samples per task: small enough to balance, large enough to b
 _STATE: dict[str, object] = {}
 
 
-def _init(threads: int, task: Callable[[nn.Module, Tensor], T], model: nn.Module) -> None:
+def _init(threads: int, payload: bytes) -> None:
+    exit_with_parent()
     torch.set_num_threads(threads)
+    task, model = unpack(payload)
     _STATE.update(task=task, model=model)
 
 
-def _run(x: Tensor) -> object:
+def _run(x: bytes) -> bytes:
     task, model = _STATE["task"], _STATE["model"]
-    return task(model, x)  # type: ignore[operator]
+    return pack(task(model, unpack(x)))  # type: ignore[operator]
 
 
 def run_chunked(task: Callable[[nn.Module, Tensor], T], model: nn.Module, x: Tensor,
@@ -55,8 +59,8 @@ def map_in_processes(task: Callable[[nn.Module, Tensor], T], model: nn.Module, x
     the order of the chunks.
     """
     chunk = max(1, min(CHUNK, -(-x.shape[0] // (4 * workers))))  # >= 4 tasks per worker
-    parts = [x[s:s + chunk] for s in range(0, x.shape[0], chunk)]
+    parts = [pack(x[s:s + chunk]) for s in range(0, x.shape[0], chunk)]
     threads = max(1, torch.get_num_threads() // workers)
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init,
-                             initargs=(threads, task, model)) as pool:
-        return list(pool.map(_run, parts))  # type: ignore[arg-type]
+                             initargs=(threads, pack((task, model)))) as pool:
+        return [unpack(r) for r in pool.map(_run, parts)]
