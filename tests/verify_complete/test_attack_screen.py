@@ -9,7 +9,10 @@ from vc_helpers import write_mlp, write_property
 
 from certkit.io import parse_vnnlib
 from certkit.io.onnx import OnnxNetwork, load_onnx
+from certkit.verify.complete import input_bab
 from certkit.verify.complete.attack import Screener, pgd_attack
+from certkit.verify.complete.bounders import ChainBounder
+from certkit.verify.complete.chain import extract_chain
 from certkit.verify.complete.counterexample import Checker
 from certkit.verify.complete.deadline import Deadline
 from certkit.verify.complete.spec import RegionSpec
@@ -42,3 +45,29 @@ def test_screener_keeps_sampling_chunk_by_chunk(tmp_path: Path) -> None:
     found = next((f for f in (screener.step() for _ in range(40)) if f is not None), None)
     assert found is not None and found.x[0] > 0.9999
     assert 4096 <= screener.samples <= 40 * 4096
+
+
+def test_the_corner_of_the_linear_bound_is_tried(tmp_path: Path) -> None:
+    """y = relu(x1) + relu(x2) on [0.1, 1]^2 is unsafe only where y <= 0.25, next to the
+    corner (0.1, 0.1): the centre misses it, the corner that minimises the box's linear
+    lower bound of y is a counterexample."""
+    ws = [np.eye(2, dtype=np.float32), np.ones((1, 2), dtype=np.float32)]
+    bs = [np.zeros(2, dtype=np.float32), np.zeros(1, dtype=np.float32)]
+    net = load_onnx(write_mlp(tmp_path / "n.onnx", ws, bs))
+    lo, hi = np.full(2, 0.1), np.ones(2)
+    prop = parse_vnnlib(write_property(tmp_path / "p.vnnlib", lo, hi,
+                                       [(np.ones((1, 1)), np.array([0.25]))]))
+    spec = RegionSpec.from_region(prop.regions[0])
+    chain = extract_chain(net.module64, net.n_inputs)
+    assert chain is not None
+    bounder = ChainBounder(chain)
+    blo, bhi = spec.lower[None], spec.upper[None]
+    lbm = bounder.lower(blo, bhi, spec.C) - spec.d
+    alive = ~spec.proven(lbm + spec.d)
+    assert bool(alive.all()) and bounder.coefficients is not None
+    checker = Checker(net, prop)
+    assert input_bab._try_centres(net.module64, spec, checker, blo, bhi, alive) is None
+    found = input_bab._try_vertices(net.module64, spec, checker, blo, bhi, alive, lbm,
+                                    bounder.coefficients)
+    assert found is not None
+    assert np.allclose(found.x, [0.1, 0.1])

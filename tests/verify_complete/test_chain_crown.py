@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -9,6 +10,7 @@ from torch import nn
 
 from certkit.bounds import compute_bounds
 from certkit.io.onnx_modules import ConstAffine
+from certkit.verify.complete import bounders
 from certkit.verify.complete import chain_crown as cc
 from certkit.verify.complete.chain import Chain, extract_chain
 
@@ -136,6 +138,36 @@ def test_forward_intermediate_with_the_parents_bounds(seed: int, width: int, dep
         assert bool((z >= lows[k] - 1e-9).all()) and bool((z <= ups[k] + 1e-9).all())
         assert bool((lows[k] >= prior[0][k] - 1e-12).all())
         assert bool((ups[k] <= prior[1][k] + 1e-12).all())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_batch_of_boxes_is_bounded_as_each_box_alone(seed: int) -> None:
+    """Boxes of very different widths (so different numbers of unstable neurons, which the
+    back-substitution batches separately) and more of them than one bound call takes: the
+    batched forward bounds and the bounder's output bounds equal each box's bounds alone."""
+    chain, gen = _three_input_chain(seed, 12, 4)
+    n = 2 * bounders.CHUNK + 7
+    lo = torch.rand(n, 3, generator=gen, dtype=torch.float64) - 0.5
+    width = torch.logspace(-3, 0.5, n, dtype=torch.float64)[torch.randperm(n, generator=gen)]
+    hi = lo + width[:, None] * torch.rand(n, 3, generator=gen, dtype=torch.float64)
+    lows, ups = cc.forward_intermediate(chain, lo[:60], hi[:60])
+    counts = sum(((a < 0) & (b > 0)).sum(1) for a, b in zip(lows, ups, strict=True))
+    assert int(counts.min()) < int(counts.max())  # really mixed
+    for i in range(60):
+        one = cc.forward_intermediate(chain, lo[i:i + 1], hi[i:i + 1])
+        for a, b in zip(lows + ups, one[0] + one[1], strict=True):
+            assert torch.allclose(a[i:i + 1], b, rtol=1e-12, atol=1e-12)
+    C = torch.tensor([[1.0, -1.0], [0.0, 1.0]], dtype=torch.float64)
+    bounder = bounders.ChainBounder(chain)
+    lb = bounder.lower(lo, hi, C)
+    assert lb.shape == (n, 2) and bounder.coefficients is not None
+    assert bounder.intermediate is not None and bounder.intermediate[0].shape[0] == n
+    for i in (0, bounders.CHUNK - 1, bounders.CHUNK, n - 1):
+        alone = bounders.ChainBounder(chain)
+        assert torch.allclose(alone.lower(lo[i:i + 1], hi[i:i + 1], C), lb[i:i + 1],
+                              rtol=1e-12, atol=1e-12)
+        assert torch.allclose(alone.coefficients, bounder.coefficients[i:i + 1])
+        assert torch.equal(alone.unstable_counts, bounder.unstable_counts[i:i + 1])
 
 
 @settings(max_examples=15, deadline=None, derandomize=True)

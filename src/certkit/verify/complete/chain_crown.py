@@ -72,14 +72,15 @@ def backward(chain: Chain, start: int, rows: Tensor, relaxes: list[Relax], lo: T
         r = relaxes[j]
         alpha = r.alpha if alphas is None else torch.where(
             r.unstable[:, None], alphas[j].clamp(0, 1), r.alpha)
-        pos, neg = lam.clamp(min=0), lam.clamp(max=0)
-        lam = pos * alpha + neg * r.slope
-        bias = bias + (neg * r.icpt).sum(-1)
+        # (a where: one pass over lam instead of four; the same products)
+        bias = bias + (lam.clamp(max=0) @ r.icpt.transpose(1, 2))[..., 0]
+        lam = lam * torch.where(lam >= 0, alpha, r.slope)
         if betas is not None:
             lam = lam + betas[j].clamp(min=0) * r.sign
         bias = bias + lam @ chain.biases[j]
         lam = chain.back(j, lam)
-    lb = bias + (lam.clamp(min=0) * lo[:, None]).sum(-1) + (lam.clamp(max=0) * hi[:, None]).sum(-1)
+    mid, rad = (hi + lo) / 2, (hi - lo) / 2
+    lb = bias + (lam @ mid[:, :, None])[..., 0] - (lam.abs() @ rad[:, :, None])[..., 0]
     return lb, lam, coeffs[::-1]
 
 
@@ -234,20 +235,53 @@ def _tighten(chain: Chain, k: int, relaxes: list[Relax], lo: Tensor, hi: Tensor,
         lows[k], ups[k] = torch.maximum(il, lb[:, :n]), torch.minimum(iu, -lb[:, n:])
         return
     mask = (il < 0) & (iu > 0)
-    counts = mask.sum(1)
-    u = int(counts.max()) if mask.numel() else 0
-    if u == 0:
+    if not bool(mask.any()):
         return
+    parts = _buckets(mask.sum(1))
+    if parts is None:
+        lows[k], ups[k] = _back_substitute(chain, k, relaxes, lo, hi, il, iu, mask)
+        return
+    lows[k], ups[k] = il.clone(), iu.clone()
+    for p in parts:
+        sub = [Relax(r.alpha[p], r.slope[p], r.icpt[p], r.unstable[p], r.sign[p])
+               for r in relaxes]
+        lows[k][p], ups[k][p] = _back_substitute(chain, k, sub, lo[p], hi[p], il[p], iu[p],
+                                                 mask[p])
+
+
+def _back_substitute(chain: Chain, k: int, relaxes: list[Relax], lo: Tensor, hi: Tensor,
+                     il: Tensor, iu: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    """``il``/``iu`` with the neurons of ``mask`` back-substituted (rows padded to the
+    largest count of the batch)."""
+    counts = mask.sum(1)
+    u = int(counts.max())
     idx = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)[:, :u]  # (N, U)
-    n = il.shape[1]
-    onehot = torch.zeros(il.shape[0], u, n, dtype=il.dtype)
+    onehot = torch.zeros(il.shape[0], u, il.shape[1], dtype=il.dtype)
     onehot.scatter_(2, idx[..., None], 1.0)
     lb, _, _ = backward(chain, k, torch.cat([onehot, -onehot], 1), relaxes, lo, hi)
     valid = torch.arange(u)[None] < counts[:, None]
-    new_l = torch.where(valid, torch.maximum(il.gather(1, idx), lb[:, :u]), il.gather(1, idx))
-    new_u = torch.where(valid, torch.minimum(iu.gather(1, idx), -lb[:, u:]), iu.gather(1, idx))
-    lows[k] = il.scatter(1, idx, new_l)
-    ups[k] = iu.scatter(1, idx, new_u)
+    pl, pu = il.gather(1, idx), iu.gather(1, idx)
+    pl = torch.where(valid, torch.maximum(pl, lb[:, :u]), pl)
+    pu = torch.where(valid, torch.minimum(pu, -lb[:, u:]), pu)
+    return il.scatter(1, idx, pl), iu.scatter(1, idx, pu)
+
+
+def _buckets(counts: Tensor, small: int = 32) -> list[Tensor] | None:
+    """The boxes (indices) in two batches by their number of unstable neurons, so that
+    padding every box's rows to its batch's largest count wastes the least: the boxes
+    sorted by count and cut where the padded total is smallest. None (one batch) when
+    there are few boxes or the cut saves under a fifth."""
+    n = counts.numel()
+    if n < small:
+        return None
+    order = torch.argsort(counts)
+    c = counts[order].to(torch.float64)
+    i = torch.arange(1, n)
+    cost = i * c[:-1] + (n - i) * c[-1]  # first batch order[:i], padded to c[i - 1]
+    best = int(cost.argmin())
+    if float(cost[best]) > 0.8 * n * float(c[-1]):
+        return None
+    return [order[:best + 1], order[best + 1:]]
 
 
 def output_bound(chain: Chain, lo: Tensor, hi: Tensor, C: Tensor, lows: list[Tensor],

@@ -8,8 +8,9 @@ together closest to a proof is kept (the sum of their distances, a proven child 
 zero; its children's bounds are reused, so a round costs ``lookahead`` times a plain split
 and buys a much smaller tree). Candidates are the inputs
 with the largest "smear" score ``|d/dx_j C_r f(centre)| * width_j`` for the most promising
-row ``r`` of the box's hardest group. Kept children drop the groups their bounds prove,
-and their centres are tried as counterexamples (confirmed in onnxruntime). The batch size
+row ``r`` of the box's hardest group. Kept children drop the groups their bounds prove;
+their centres, and the corners that minimise their linear lower bound of that row, are
+tried as counterexamples (confirmed in onnxruntime). The batch size
 adapts so that one round takes about ``round_seconds``, which bounds how far the deadline
 can be overrun.
 """
@@ -145,6 +146,7 @@ def input_bab(model: nn.Module, spec: RegionSpec, bounder: Bounder, checker: Che
         sel = torch.cat([pick, pick + n * k])
         c_lo, c_hi, c_alive, c_lbm = c_lo[sel], c_hi[sel], c_alive[sel], c_lbm[sel]
         c_ilo, c_ihi = c_ilo[sel], c_ihi[sel]
+        lam = bounder.coefficients[sel] if bounder.coefficients is not None else None
         if leaf is not None and counts is not None:
             small = torch.nonzero(c_alive.any(dim=1) & (counts[sel] <= leaf.limit()))
             for i in small.flatten().tolist():
@@ -163,6 +165,9 @@ def input_bab(model: nn.Module, spec: RegionSpec, bounder: Bounder, checker: Che
         c_lo, c_hi, c_alive, c_lbm = c_lo[keep], c_hi[keep], c_alive[keep], c_lbm[keep]
         c_ilo, c_ihi = c_ilo[keep], c_ihi[keep]
         found = _try_centres(model, spec, checker, c_lo, c_hi, c_alive)
+        if found is None and lam is not None:
+            found = _try_vertices(model, spec, checker, c_lo, c_hi, c_alive, c_lbm,
+                                  lam[keep])
         if found is None and screener is not None:
             found = screener.step()
         if found is not None:
@@ -173,6 +178,28 @@ def input_bab(model: nn.Module, spec: RegionSpec, bounder: Bounder, checker: Che
         per_child = spent if per_child is None else 0.7 * per_child + 0.3 * spent
         batch = int(max(1, min(max_batch, round_seconds / max(per_child, 1e-7) / (2 * k))))
     return BabOutcome("unknown" if dropped else "unsat", stats=stats)
+
+
+def _try_vertices(model: nn.Module, spec: RegionSpec, checker: Checker, lo: Tensor,
+                  hi: Tensor, alive: Tensor, lbm: Tensor, lam: Tensor
+                  ) -> Counterexample | None:
+    """A confirmed counterexample among the corners that minimise each box's linear lower
+    bound of its hardest row (the row closest to proof, in the group closest to a
+    violation): where that bound is negative, the network is most likely to follow it."""
+    if lo.shape[0] == 0:
+        return None
+    best = spec.group_max(lbm).masked_fill(~alive, float("inf"))
+    hardest = best.argmin(dim=1)
+    in_group = spec.group.unsqueeze(0) == hardest.unsqueeze(1)
+    row = lbm.masked_fill(~in_group, -float("inf")).argmax(dim=1)
+    a = lam[torch.arange(lo.shape[0]), row]  # (N, n_in)
+    corner = torch.where(a > 0, lo, hi)
+    with torch.no_grad():
+        viol = spec.violation(model(corner))
+    cand = ((viol <= 0) & alive).any(dim=1)
+    if not bool(cand.any()):
+        return None
+    return checker.check(corner[cand].numpy(), spec.region, limit=4)
 
 
 def _try_centres(model: nn.Module, spec: RegionSpec, checker: Checker, lo: Tensor, hi: Tensor,
