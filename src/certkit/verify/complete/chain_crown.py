@@ -72,9 +72,9 @@ def backward(chain: Chain, start: int, rows: Tensor, relaxes: list[Relax], lo: T
         r = relaxes[j]
         alpha = r.alpha if alphas is None else torch.where(
             r.unstable[:, None], alphas[j].clamp(0, 1), r.alpha)
-        # (a where: one pass over lam instead of four; the same products)
-        bias = bias + (lam.clamp(max=0) @ r.icpt.transpose(1, 2))[..., 0]
-        lam = lam * torch.where(lam >= 0, alpha, r.slope)
+        neg = lam.clamp(max=0)
+        bias = bias + (neg @ r.icpt.transpose(1, 2))[..., 0]  # (a product: faster than a sum)
+        lam = lam.clamp(min=0) * alpha + neg * r.slope
         if betas is not None:
             lam = lam + betas[j].clamp(min=0) * r.sign
         bias = bias + lam @ chain.biases[j]

@@ -64,7 +64,8 @@ class MilpLeaf:
             rows = torch.nonzero(self.spec.group == g).flatten()
             res = solve_milp(self.chain, lo, hi, self.spec.C[rows], self.spec.d[rows],
                              [x[0] for x in lows], [x[0] for x in ups],
-                             time_limit=min(self.time_limit, self.deadline.remaining()))
+                             time_limit=min(self.time_limit, self.deadline.remaining()),
+                             quick=True)
             if res.status == "unsat":
                 alive[g] = False
             elif res.status == "candidate" and res.x is not None:

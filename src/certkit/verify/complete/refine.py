@@ -28,12 +28,6 @@ from .deadline import Deadline
 from .milp import encode_layers, to_highs
 
 SLACK = 1e-7
-# primal heuristics and presolve cost most of a small program's time and give no bound
-# (mnist_fc 256x4, layer 2, 28 binaries: 0.7 s a neuron against 2.0 s with them)
-_FAST: dict[str, object] = {
-    "presolve": "off", "mip_heuristic_effort": 0.0,
-    "mip_heuristic_run_feasibility_jump": False, "mip_heuristic_run_rins": False,
-    "mip_heuristic_run_rens": False, "mip_heuristic_run_root_reduced_cost": False}
 
 
 @dataclass
@@ -89,9 +83,7 @@ def refine_bounds(chain: Chain, lo: Tensor, hi: Tensor, lows: list[Tensor],
         ln = [x[0].double().numpy() for x in lows]
         un = [x[0].double().numpy() for x in ups]
         model, prev = encode_layers(chain, lo_, hi_, ln, un, None, relax, k)
-        h = to_highs(model, np.zeros(len(model.lo)), neuron_seconds)
-        for opt, value in _FAST.items():
-            h.setOptionValue(opt, value)
+        h = to_highs(model, np.zeros(len(model.lo)), neuron_seconds, quick=True)
         live = np.array([p >= 0 for p in prev])
         cols = np.array([p for p in prev if p >= 0], dtype=np.int32)
         w, b = chain.weights[k].numpy()[:, live], chain.biases[k].numpy()
