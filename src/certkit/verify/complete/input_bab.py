@@ -52,13 +52,18 @@ def _quality(spec: RegionSpec, lbm: Tensor, alive: Tensor) -> Tensor:
     return spec.group_max(lbm).masked_fill(~alive, float("inf")).amin(dim=1)
 
 
+def _hardest_row(spec: RegionSpec, lbm: Tensor, alive: Tensor) -> Tensor:
+    """Each box's most promising row (N,): the one closest to proof (largest bound) in its
+    open group farthest from a proof."""
+    best = spec.group_max(lbm).masked_fill(~alive, float("inf"))
+    in_group = spec.group.unsqueeze(0) == best.argmin(dim=1).unsqueeze(1)
+    return lbm.masked_fill(~in_group, -float("inf")).argmax(dim=1)
+
+
 def _smear(model: nn.Module, spec: RegionSpec, lo: Tensor, hi: Tensor, lbm: Tensor,
            alive: Tensor) -> Tensor:
     """Smear scores (N, n_in) on the most promising row of each box's hardest group."""
-    best = spec.group_max(lbm).masked_fill(~alive, float("inf"))
-    hardest = best.argmin(dim=1)
-    in_group = spec.group.unsqueeze(0) == hardest.unsqueeze(1)
-    row = lbm.masked_fill(~in_group, -float("inf")).argmax(dim=1)
+    row = _hardest_row(spec, lbm, alive)
     x = ((lo + hi) / 2).requires_grad_(True)
     with torch.enable_grad():
         m = spec.margins(model(x)).gather(1, row[:, None]).sum()
@@ -184,22 +189,12 @@ def _try_vertices(model: nn.Module, spec: RegionSpec, checker: Checker, lo: Tens
                   hi: Tensor, alive: Tensor, lbm: Tensor, lam: Tensor
                   ) -> Counterexample | None:
     """A confirmed counterexample among the corners that minimise each box's linear lower
-    bound of its hardest row (the row closest to proof, in the group closest to a
-    violation): where that bound is negative, the network is most likely to follow it."""
+    bound (input coefficients ``lam``, (N, m, n_in)) of its hardest row: where that bound
+    is negative, the network is most likely to follow it."""
     if lo.shape[0] == 0:
         return None
-    best = spec.group_max(lbm).masked_fill(~alive, float("inf"))
-    hardest = best.argmin(dim=1)
-    in_group = spec.group.unsqueeze(0) == hardest.unsqueeze(1)
-    row = lbm.masked_fill(~in_group, -float("inf")).argmax(dim=1)
-    a = lam[torch.arange(lo.shape[0]), row]  # (N, n_in)
-    corner = torch.where(a > 0, lo, hi)
-    with torch.no_grad():
-        viol = spec.violation(model(corner))
-    cand = ((viol <= 0) & alive).any(dim=1)
-    if not bool(cand.any()):
-        return None
-    return checker.check(corner[cand].numpy(), spec.region, limit=4)
+    a = lam[torch.arange(lo.shape[0]), _hardest_row(spec, lbm, alive)]  # (N, n_in)
+    return _try_points(model, spec, checker, torch.where(a > 0, lo, hi), alive)
 
 
 def _try_centres(model: nn.Module, spec: RegionSpec, checker: Checker, lo: Tensor, hi: Tensor,
@@ -207,10 +202,16 @@ def _try_centres(model: nn.Module, spec: RegionSpec, checker: Checker, lo: Tenso
     """A confirmed counterexample among the boxes' centres, if any."""
     if lo.shape[0] == 0:
         return None
-    centre = (lo + hi) / 2
+    return _try_points(model, spec, checker, (lo + hi) / 2, alive)
+
+
+def _try_points(model: nn.Module, spec: RegionSpec, checker: Checker, x: Tensor,
+                alive: Tensor) -> Counterexample | None:
+    """A confirmed counterexample among points ``x`` (one per box) violating an open group
+    of their box (at most 4 checked)."""
     with torch.no_grad():
-        viol = spec.violation(model(centre))
+        viol = spec.violation(model(x))
     cand = ((viol <= 0) & alive).any(dim=1)
     if not bool(cand.any()):
         return None
-    return checker.check(centre[cand].numpy(), spec.region, limit=4)
+    return checker.check(x[cand].numpy(), spec.region, limit=4)

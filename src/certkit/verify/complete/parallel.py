@@ -58,15 +58,16 @@ class _Worker:
         while (msg := self.outbox.get()) is not None:
             try:
                 self.conn.send_bytes(msg)
-            except OSError:  # the worker was killed or the pipe closed
+            except (OSError, ValueError, TypeError):  # the worker is dead or the pipe closed
                 return
 
     def close(self) -> None:
+        """Kill the worker; its death breaks the pipe, which ends a blocked send."""
         self.process.kill()
         self.process.join(1.0)
         self.outbox.put(None)
-        self.conn.close()
         self.sender.join(1.0)
+        self.conn.close()
 
 
 class Workers:
