@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing.reduction as mpr
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -13,12 +15,21 @@ import torch
 from certkit.processes import pack, unpack
 
 PARENT = """
-import multiprocessing as mp, os, signal
+import multiprocessing as mp, os, signal, sys, time
 from certkit.processes import exit_with_parent
+
+def busy(conn, watch):
+    if watch:
+        exit_with_parent()
+    conn.send(os.getpid())
+    time.sleep(120)  # a long task: without the watch it outlives its parent by minutes
+
 if __name__ == "__main__":
-    pool = mp.get_context("spawn").Pool(1, exit_with_parent)
-    print(pool.apply(os.getpid), flush=True)
-    os.kill(os.getpid(), signal.SIGKILL)  # dies without closing its pool
+    ctx = mp.get_context("spawn")
+    mine, theirs = ctx.Pipe()
+    ctx.Process(target=busy, args=(theirs, sys.argv[1] == "watch")).start()
+    print(mine.recv(), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # dies without stopping its worker
 """
 
 
@@ -31,16 +42,31 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_a_worker_ends_when_its_parent_is_killed(tmp_path: Path) -> None:
+def _orphan(tmp_path: Path, watch: bool) -> tuple[int, bool]:
+    """A busy worker's pid after its parent was killed, and whether it ended within 10 s."""
     script = tmp_path / "parent.py"
     script.write_text(PARENT)
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                         timeout=120)
-    pid = int(out.stdout.split()[0])
+    # (not run(): the orphan keeps the pipe open, so reading to its end would wait for it)
+    parent = subprocess.Popen([sys.executable, str(script), "watch" if watch else "none"],
+                              stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    pid = int(parent.stdout.readline())
+    parent.wait(120)
+    parent.stdout.close()
     end = time.monotonic() + 10.0
     while _alive(pid) and time.monotonic() < end:
         time.sleep(0.1)
-    assert not _alive(pid), "the worker outlived its killed parent"
+    return pid, not _alive(pid)
+
+
+def test_a_busy_worker_ends_when_its_parent_is_killed(tmp_path: Path) -> None:
+    _, ended = _orphan(tmp_path, watch=True)
+    assert ended, "the worker outlived its killed parent"
+    pid, ended = _orphan(tmp_path, watch=False)  # the control: without the watch it lives
+    try:
+        assert not ended
+    finally:
+        os.kill(pid, signal.SIGKILL)
 
 
 def test_pack_sends_values_and_leaves_the_tensors_where_they_are() -> None:

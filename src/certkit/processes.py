@@ -1,9 +1,9 @@
 """What every worker process of certkit's pools does on start-up, and how their work is sent.
 
 * A worker must not outlive the program that started it: if the parent dies (killed, or
-  crashed), a pool's workers would otherwise wait forever on their task queue and keep the
-  parent's output pipes open. :func:`exit_with_parent` starts a watch that ends the worker
-  within :data:`WATCH` seconds of its parent's death.
+  crashed), a worker in the middle of a search would otherwise run it to its end and keep
+  the parent's output pipes open until then. :func:`exit_with_parent` starts a watch that
+  ends the worker within :data:`WATCH` seconds of its parent's death.
 * Tensors given to ``multiprocessing`` are sent through shared memory: torch's pickler moves
   each storage into shared memory *in place*, in the pool's feeder thread, while the caller
   may still hold it. :func:`pack` pickles the payload by value, once, in the calling thread,

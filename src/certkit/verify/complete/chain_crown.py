@@ -33,6 +33,11 @@ class Relax:
     unstable: Tensor  # (N, n) bool
     sign: Tensor  # (N, 1, n): -1 active split, +1 inactive split, 0 free (beta direction)
 
+    def take(self, index: Tensor) -> Relax:
+        """The relaxation of a subset of the subdomains."""
+        return Relax(self.alpha[index], self.slope[index], self.icpt[index],
+                     self.unstable[index], self.sign[index])
+
 
 def clamp_splits(lo: Tensor, up: Tensor, split: Tensor | None) -> tuple[Tensor, Tensor]:
     """Pre-activation bounds with split neurons clamped to their side."""
@@ -243,10 +248,8 @@ def _tighten(chain: Chain, k: int, relaxes: list[Relax], lo: Tensor, hi: Tensor,
         return
     lows[k], ups[k] = il.clone(), iu.clone()
     for p in parts:
-        sub = [Relax(r.alpha[p], r.slope[p], r.icpt[p], r.unstable[p], r.sign[p])
-               for r in relaxes]
-        lows[k][p], ups[k][p] = _back_substitute(chain, k, sub, lo[p], hi[p], il[p], iu[p],
-                                                 mask[p])
+        lows[k][p], ups[k][p] = _back_substitute(chain, k, [r.take(p) for r in relaxes],
+                                                 lo[p], hi[p], il[p], iu[p], mask[p])
 
 
 def _back_substitute(chain: Chain, k: int, relaxes: list[Relax], lo: Tensor, hi: Tensor,
