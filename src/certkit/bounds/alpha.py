@@ -1,12 +1,18 @@
-"""alpha-CROWN: optimise the lower ReLU slopes of the output rows by projected gradient.
+"""alpha-CROWN and beta-CROWN: optimise the relaxation of the output rows by projected gradient.
 
-Every output row (lower and upper rows separately) gets its own slope for every unstable
-neuron, initialised with CROWN's adaptive choice, and Adam maximises the row's lower bound
-with the slopes projected onto [0, 1] (any slope there is a valid relaxation, so every
-iterate is sound). Intermediate bounds are CROWN's and stay fixed, as with auto_LiRPA's
-default ``fix_interm_bounds``. The best slopes of each row are kept, the bound is evaluated
-once more with them (so gradients reach the model parameters), and the result is the
-elementwise maximum with CROWN's bound: never looser than ``crown``.
+alpha-CROWN (Xu et al. 2021): every output row (lower and upper rows separately) gets its own
+lower slope for every unstable neuron, initialised with CROWN's adaptive choice, and Adam
+maximises the row's lower bound with the slopes projected onto [0, 1] (any slope there is a
+valid relaxation, so every iterate is sound). Intermediate bounds are CROWN's and stay fixed,
+as with auto_LiRPA's default ``fix_interm_bounds``. The best slopes of each row are kept, the
+bound is evaluated once more with them (so gradients reach the model parameters), and the
+result is the elementwise maximum with CROWN's bound: never looser than ``crown``.
+
+beta-CROWN (Wang et al. 2021) on a domain with ReLU split constraints: after the alpha stage,
+slopes and the splits' multipliers ``beta >= 0`` (see :mod:`.relax`) are optimised jointly,
+starting from the best slopes and ``beta = 0``. The best iterate of the two stages is kept, so
+the bound is never looser than alpha-CROWN's on the same subdomain; without splits the two
+methods are the same.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from .domain import InputDomain
 from .graph import Graph
 from .relax import Relax
 from .result import BoundOptions, Interval
+
+Params = dict[int, Tensor]
 
 
 def _rows(graph: Graph, C: Tensor | None, which: str, b: int, like: Tensor) -> tuple[Tensor, int]:
@@ -37,61 +45,90 @@ def _stack(lo: Tensor, hi: Tensor, which: str) -> Tensor:
     return torch.cat(([lo] if which != "upper" else []) + ([-hi] if which != "lower" else []), 1)
 
 
-def _detached(relax: dict[int, Relax]) -> dict[int, Relax]:
-    return {i: Relax(r.alpha.detach(), r.slope.detach(), r.icpt.detach(), r.unstable, r.active,
-                     _index=r.unstable_index()) for i, r in relax.items()}
+def _with(relax: dict[int, Relax], alphas: Params, betas: Params) -> dict[int, Relax]:
+    """The relaxations with per-row slopes and split multipliers where given."""
+    out = dict(relax)
+    for i, a in alphas.items():
+        out[i] = out[i].with_alpha(a)
+    for i, b in betas.items():
+        out[i] = out[i].with_beta(b)
+    return out
 
 
-def alpha_crown(graph: Graph, domain: InputDomain, C: Tensor | None, which: str,
-                options: BoundOptions) -> tuple[Interval, dict[int, Interval]]:
-    """Bounds of ``C y`` by alpha-CROWN, and the (CROWN) intermediate bounds."""
-    budget = options.chunk_elements
-    bounds, relax = linear_intermediate(graph, domain, full=options.tighten_stable,
-                                        budget=budget)
-    ctx = Context(graph, domain, relax)
-    crown_lo, crown_hi = output_bounds(ctx, C, which, budget)
-    b = domain.batch_size
-    rows, m = _rows(graph, C, which, b, domain.lower)
-    r = rows.shape[1]
-    opt_nodes = [i for i, rx in relax.items() if bool(rx.unstable.any())]
-    fixed = _detached(relax)
-    dom = InputDomain(domain.lower.detach(), domain.upper.detach(),
-                      None if domain.l2_center is None else domain.l2_center.detach(),
-                      None if domain.l2_radius is None else domain.l2_radius.detach())
-    crown_rows = _stack(crown_lo, crown_hi, which)
-    if opt_nodes and options.alpha_iterations > 0:
-        alphas = {i: relax[i].initial_alpha_rows(r).detach().clone().requires_grad_(True)
-                  for i in opt_nodes}
-        best = {i: a.detach().clone() for i, a in alphas.items()}
-        best_lb = crown_rows.detach().clone()
-        optim = torch.optim.Adam(list(alphas.values()), lr=options.alpha_lr)
+class _Stage:
+    """Adam on slopes (projected onto [0, 1]) and multipliers (onto >= 0), best per row."""
+
+    def __init__(self, graph: Graph, domain: InputDomain, rows: Tensor,
+                 fixed: dict[int, Relax]) -> None:
+        self.graph, self.domain, self.rows, self.fixed = graph, domain, rows, fixed
+
+    def run(self, alphas: Params, betas: Params, best: tuple[Tensor, Params, Params],
+            iterations: int, options: BoundOptions) -> tuple[Tensor, Params, Params]:
+        best_lb, best_a, best_b = best[0].clone(), dict(best[1]), dict(best[2])
+        params = {("a", i): a.detach().clone().requires_grad_(True) for i, a in alphas.items()}
+        params |= {("b", i): b.detach().clone().requires_grad_(True) for i, b in betas.items()}
+        groups = [{"params": [p for k, p in params.items() if k[0] == "a"],
+                   "lr": options.alpha_lr},
+                  {"params": [p for k, p in params.items() if k[0] == "b"],
+                   "lr": options.beta_lr}]
+        optim = torch.optim.Adam([g for g in groups if g["params"]])
         sched = torch.optim.lr_scheduler.ExponentialLR(optim, options.alpha_lr_decay)
-        frozen_rows = rows.detach()
-        for _ in range(options.alpha_iterations):
+        for _ in range(iterations):
+            a_now = {i: p for (kind, i), p in params.items() if kind == "a"}
+            b_now = {i: p for (kind, i), p in params.items() if kind == "b"}
             with torch.enable_grad():
-                rx = dict(fixed)
-                for i, a in alphas.items():
-                    rx[i] = fixed[i].with_alpha(a)
-                lb = backsubstitute(Context(graph, dom, rx), graph.output, Dense(frozen_rows))
-                grads = torch.autograd.grad(-lb.sum(), list(alphas.values()), allow_unused=True)
+                ctx = Context(self.graph, self.domain, _with(self.fixed, a_now, b_now))
+                lb = backsubstitute(ctx, self.graph.output, Dense(self.rows))
+                grads = torch.autograd.grad(-lb.sum(), list(params.values()), allow_unused=True)
             with torch.no_grad():
-                better = lb.detach() > best_lb
-                best_lb = torch.where(better, lb.detach(), best_lb)
-                for i, a in alphas.items():
-                    best[i] = torch.where(better.unsqueeze(-1), a.detach().clamp(0.0, 1.0),
-                                          best[i])
-            for a, g in zip(alphas.values(), grads, strict=True):
-                a.grad = torch.zeros_like(a) if g is None else g
+                better = (lb.detach() > best_lb).unsqueeze(-1)
+                best_lb = torch.maximum(lb.detach(), best_lb)
+                for i, a in a_now.items():
+                    best_a[i] = torch.where(better, a.detach().clamp(0.0, 1.0), best_a[i])
+                for i, b in b_now.items():
+                    best_b[i] = torch.where(better, b.detach().clamp(min=0.0), best_b[i])
+            for p, g in zip(params.values(), grads, strict=True):
+                p.grad = torch.zeros_like(p) if g is None else g
             optim.step()
             sched.step()
             with torch.no_grad():
-                for a in alphas.values():
-                    a.clamp_(0.0, 1.0)
-        final = dict(relax)
-        for i, a in best.items():
-            final[i] = relax[i].with_alpha(a)
-        optimised = backsubstitute(Context(graph, domain, final), graph.output, Dense(rows))
-        lbs = torch.maximum(optimised, crown_rows)
+                for (kind, _), p in params.items():
+                    if kind == "a":
+                        p.clamp_(0.0, 1.0)
+                    else:
+                        p.clamp_(min=0.0)
+        return best_lb, best_a, best_b
+
+
+def alpha_crown(graph: Graph, domain: InputDomain, C: Tensor | None, which: str,
+                options: BoundOptions, beta: bool = False) -> tuple[Interval, dict[int, Interval]]:
+    """Bounds of ``C y`` by alpha-CROWN (beta-CROWN with ``beta``), and the (CROWN)
+    intermediate bounds."""
+    budget = options.chunk_elements
+    bounds, relax = linear_intermediate(graph, domain, full=options.tighten_stable,
+                                        budget=budget)
+    crown_lo, crown_hi = output_bounds(Context(graph, domain, relax), C, which, budget)
+    b = domain.batch_size
+    rows, m = _rows(graph, C, which, b, domain.lower)
+    r = rows.shape[1]
+    crown_rows = _stack(crown_lo, crown_hi, which)
+    fixed = {i: rx.detached() for i, rx in relax.items()}
+    stage = _Stage(graph, domain.detached(), rows.detach(), fixed)
+    alphas = {i: rx.initial_alpha_rows(r).detach() for i, rx in relax.items()
+              if bool(rx.unstable.any())}
+    best: tuple[Tensor, Params, Params] = (crown_rows.detach(), alphas, {})
+    ran = False
+    if alphas and options.alpha_iterations > 0:
+        best, ran = stage.run(alphas, {}, best, options.alpha_iterations, options), True
+    betas = {i: torch.zeros(b, r, rx.split_index.shape[1], dtype=rows.dtype, device=rows.device)
+             for i, rx in relax.items() if rx.split_index is not None}
+    if beta and betas and options.beta_iterations > 0:
+        best = stage.run(best[1], betas, (best[0], best[1], betas), options.beta_iterations,
+                         options)
+        ran = True
+    if ran:
+        final = Context(graph, domain, _with(relax, best[1], best[2]))
+        lbs = torch.maximum(backsubstitute(final, graph.output, Dense(rows)), crown_rows)
     else:
         lbs = crown_rows
     inf = torch.full((b, m), float("inf"), dtype=lbs.dtype, device=lbs.device)

@@ -7,12 +7,21 @@ computed in float64 by :func:`certkit.verify.certify` (see its module docstring)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from torch import Tensor, nn
 
 from ..errors import CertkitError
 from ..specs.base import Lifted, Spec
 from ..specs.lp import Box
-from .checks import check_box, check_model, check_spec_matrix, check_tensor, check_which
+from .checks import (
+    check_box,
+    check_model,
+    check_spec_matrix,
+    check_splits,
+    check_tensor,
+    check_which,
+)
 from .domain import InputDomain
 from .graph import build_graph
 from .methods import get_method
@@ -21,10 +30,14 @@ from .result import BoundOptions, BoundResult
 
 def propagate(model: nn.Module, spec: Spec | Lifted, *, method: str = "crown",
               C: Tensor | None = None, which: str = "both",
-              options: BoundOptions | None = None) -> BoundResult:
+              options: BoundOptions | None = None,
+              splits: Sequence[Tensor] | None = None) -> BoundResult:
     """Bound ``C @ model(x)`` for every ``x`` of ``spec``; keep per-node bounds too.
 
     ``which`` (``both``/``lower``/``upper``) skips the side not needed (it is +-inf).
+    ``splits``: ReLU split constraints, one tensor per ReLU in the network's order, each
+    of the ReLU input's shape (B, *shape) with ``+1`` (``z >= 0``), ``-1`` (``z <= 0``) or
+    ``0`` (free) per neuron; the bounds then hold on the spec's set intersected with them.
     """
     m = get_method(method)
     check_which(which)
@@ -46,27 +59,39 @@ def propagate(model: nn.Module, spec: Spec | Lifted, *, method: str = "crown",
     graph = build_graph(model, clean, prefix)
     n_out = graph.nodes[graph.output].numel
     C = check_spec_matrix(C, lower.shape[0], n_out, lower)
-    domain = InputDomain(lower, upper, center, radius)
+    by_node = None
+    if splits is not None:
+        if not m.splits:
+            raise CertkitError(f"bound method {m.name!r} does not take ReLU split constraints")
+        by_node = check_splits(splits, graph, lower.shape[0], device)
+        if 0 in by_node:  # ReLUs on the input itself: their splits shrink the box
+            lower, upper = InputDomain(lower, upper, splits=by_node).clamp(0, lower, upper)
+            del by_node[0]
+    domain = InputDomain(lower, upper, center, radius, by_node)
     return m.run(graph, domain, C, which, options or BoundOptions())
 
 
 def bound(model: nn.Module, spec: Spec | Lifted, method: str = "crown", C: Tensor | None = None,
-          *, which: str = "both", options: BoundOptions | None = None) -> tuple[Tensor, Tensor]:
-    """``(lower, upper)`` of ``C @ model(x)`` over ``spec``, each of shape (B, m)."""
-    r = propagate(model, spec, method=method, C=C, which=which, options=options)
+          *, which: str = "both", options: BoundOptions | None = None,
+          splits: Sequence[Tensor] | None = None) -> tuple[Tensor, Tensor]:
+    """``(lower, upper)`` of ``C @ model(x)`` over ``spec`` (and ``splits``, as for
+    :func:`propagate`), each of shape (B, m)."""
+    r = propagate(model, spec, method=method, C=C, which=which, options=options, splits=splits)
     return r.lower, r.upper
 
 
 def compute_bounds(model: nn.Module, x_lower: Tensor, x_upper: Tensor, *, method: str = "crown",
                    C: Tensor | None = None, x: Tensor | None = None, which: str = "both",
-                   options: BoundOptions | None = None) -> tuple[Tensor, Tensor]:
+                   options: BoundOptions | None = None,
+                   splits: Sequence[Tensor] | None = None) -> tuple[Tensor, Tensor]:
     """Bounds of ``C @ model(x')`` for ``x_lower <= x' <= x_upper``.
 
     ``x_lower``/``x_upper``: (B, *input_shape); ``C``: (B, m, n_out) or (m, n_out); with
     ``C=None`` the outputs themselves are bounded. ``x`` is the clean input (default: the
     box's midpoint); it only matters for BatchNorm layers in train mode, which use its batch
-    statistics. Returns ``(lower, upper)`` of shape (B, m); gradients flow to the model's
-    parameters (and to the box) through every method.
+    statistics. ``splits``: ReLU split constraints (see :func:`propagate`; ``beta-crown``
+    optimises their multipliers). Returns ``(lower, upper)`` of shape (B, m); gradients
+    flow to the model's parameters (and to the box) through every method.
     """
     check_box(x_lower, x_upper)
     box = Box(x_lower, x_upper)
@@ -74,4 +99,4 @@ def compute_bounds(model: nn.Module, x_lower: Tensor, x_upper: Tensor, *, method
     if x is not None:
         check_tensor("x", x)
         lifted.clean = x
-    return bound(model, lifted, method, C, which=which, options=options)
+    return bound(model, lifted, method, C, which=which, options=options, splits=splits)

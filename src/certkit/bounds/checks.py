@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import torch
 from torch import Tensor, nn
 
 from ..errors import CertkitError
+
+if TYPE_CHECKING:
+    from .graph import Graph
 
 WHICH = ("both", "lower", "upper")
 
@@ -66,3 +72,27 @@ def check_which(which: str) -> str:
     if which not in WHICH:
         raise CertkitError(f"which must be one of {', '.join(WHICH)}, got {which!r}")
     return which
+
+
+def check_splits(splits: Sequence[Tensor], graph: Graph, batch: int,
+                 device: torch.device) -> dict[int, Tensor]:
+    """ReLU split constraints (one tensor per ReLU, its input's shape, with or without the
+    batch dimension) as signs by pre-activation node; several ReLUs on one node are joined."""
+    relus = graph.relu_nodes
+    if len(splits) != len(relus):
+        raise CertkitError(f"splits: expected one tensor per ReLU ({len(relus)}), "
+                           f"got {len(splits)}")
+    out: dict[int, Tensor] = {}
+    for k, (i, s) in enumerate(zip(relus, splits, strict=True)):
+        pre = graph.nodes[i].inputs[0]
+        shape = graph.nodes[pre].shape
+        if not isinstance(s, Tensor) or tuple(s.shape) not in (shape, (batch, *shape)):
+            got = tuple(s.shape) if isinstance(s, Tensor) else type(s).__name__
+            raise CertkitError(f"splits[{k}] must have shape {(batch, *shape)}, got {got}")
+        sign = s.to(device).sign().to(torch.int8).expand(batch, *shape)
+        if pre in out:
+            if bool(((out[pre] * sign) < 0).any()):
+                raise CertkitError(f"splits[{k}] contradicts the split of the same neurons")
+            sign = torch.where(sign != 0, sign, out[pre])
+        out[pre] = sign
+    return out

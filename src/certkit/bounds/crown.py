@@ -23,9 +23,15 @@ from .relax import Relax, relu_relax
 from .result import Interval
 
 
-def relaxations(graph: Graph, bounds: dict[int, Interval]) -> dict[int, Relax]:
-    """CROWN relaxations of every ReLU from the bounds of its input."""
-    return {i: relu_relax(*bounds[graph.nodes[i].inputs[0]]) for i in graph.relu_nodes}
+def relaxations(graph: Graph, bounds: dict[int, Interval],
+                domain: InputDomain) -> dict[int, Relax]:
+    """CROWN relaxations of every ReLU from the bounds of its input (and its splits)."""
+    return {i: _relax(domain, bounds, graph.nodes[i].inputs[0]) for i in graph.relu_nodes}
+
+
+def _relax(domain: InputDomain, bounds: dict[int, Interval], pre: int) -> Relax:
+    """The relaxation of the ReLU fed by node ``pre``."""
+    return relu_relax(*bounds[pre], domain.split(pre))
 
 
 def _checkpoints(graph: Graph, start: int) -> list[int]:
@@ -183,11 +189,11 @@ def crown_intermediate(graph: Graph, domain: InputDomain, *, budget: int = 1 << 
         else:
             mixes[i] = min(2, mixes[first] + (0 if node.op.elementwise else 1))
         if i in pre and mixes[i] > 1:
-            bounds[i] = _all_neurons(ctx, i, budget)
+            bounds[i] = domain.clamp(i, *_all_neurons(ctx, i, budget))
         else:
-            bounds[i] = node.op.interval(*(bounds[j] for j in node.inputs))
+            bounds[i] = domain.clamp(i, *node.op.interval(*(bounds[j] for j in node.inputs)))
         if node.op.kind == "relu":
-            relax[i] = relu_relax(*bounds[first])
+            relax[i] = _relax(domain, bounds, first)
     return bounds, relax
 
 
@@ -215,9 +221,9 @@ def linear_intermediate(graph: Graph, domain: InputDomain, *, full: bool = False
         if i in pre and not exact[i]:
             mask = torch.ones_like(lo, dtype=torch.bool) if full else (lo < 0) & (hi > 0)
             lo, hi = _tighten(ctx, bounds, i, lo, hi, mask, budget, early=not full)
-        bounds[i] = (lo, hi)
+        bounds[i] = domain.clamp(i, lo, hi)
         if node.op.kind == "relu":
-            relax[i] = relu_relax(*bounds[first])
+            relax[i] = _relax(domain, bounds, first)
     return bounds, relax
 
 

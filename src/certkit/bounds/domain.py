@@ -5,6 +5,11 @@ L2 ball. The minimum of ``a . z`` over the box is ``a . lower + min(a, 0) . (upp
 (computed from the endpoints, never from a rounded centre and radius); over the ball it is
 ``a . center - radius * ||a||_2`` (the dual norm). Over their intersection both are lower
 bounds, and the larger one is returned.
+
+A domain may also carry ReLU split constraints (branch and bound's subdomains): for a
+pre-activation node, ``+1`` per neuron constrains it to ``z >= 0``, ``-1`` to ``z <= 0``,
+``0`` leaves it free. The set is then the box intersected with those half-spaces, and the
+engines clamp the node's bounds to the constrained side (:meth:`InputDomain.clamp`).
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ class InputDomain:
     upper: Tensor
     l2_center: Tensor | None = None
     l2_radius: Tensor | None = None  # (B,)
+    # ReLU split constraints by pre-activation node: (B, *shape), +1 / -1 / 0
+    splits: dict[int, Tensor] | None = None
 
     @classmethod
     def from_lifted(cls, lifted: Lifted) -> InputDomain:
@@ -45,13 +52,32 @@ class InputDomain:
         """The domain of some of the samples (a slice or an index tensor)."""
         c = None if self.l2_center is None else self.l2_center[rows]
         r = None if self.l2_radius is None else self.l2_radius[rows]
-        return InputDomain(self.lower[rows], self.upper[rows], c, r)
+        s = None if self.splits is None else {i: v[rows] for i, v in self.splits.items()}
+        return InputDomain(self.lower[rows], self.upper[rows], c, r, s)
 
     def to(self, dtype: torch.dtype) -> InputDomain:
         """The same domain in another floating-point type."""
         c = None if self.l2_center is None else self.l2_center.to(dtype)
         r = None if self.l2_radius is None else self.l2_radius.to(dtype)
-        return InputDomain(self.lower.to(dtype), self.upper.to(dtype), c, r)
+        return InputDomain(self.lower.to(dtype), self.upper.to(dtype), c, r, self.splits)
+
+    def detached(self) -> InputDomain:
+        """The same set without autograd history."""
+        c = None if self.l2_center is None else self.l2_center.detach()
+        r = None if self.l2_radius is None else self.l2_radius.detach()
+        return InputDomain(self.lower.detach(), self.upper.detach(), c, r, self.splits)
+
+    def split(self, node: int) -> Tensor | None:
+        """The split constraints on node ``node``'s neurons, if any."""
+        return None if self.splits is None else self.splits.get(node)
+
+    def clamp(self, node: int, lower: Tensor, upper: Tensor) -> tuple[Tensor, Tensor]:
+        """Bounds of node ``node`` on the set: split neurons clamped to their side."""
+        s = self.split(node)
+        if s is None:
+            return lower, upper
+        return (torch.where(s > 0, lower.clamp(min=0), lower),
+                torch.where(s < 0, upper.clamp(max=0), upper))
 
     def lower_bound(self, c: Coeffs) -> Tensor:
         """``min over the set of sum_k A[b, r, k] z[b, k]`` bounded from below: (B, R)."""

@@ -11,11 +11,12 @@ from .result import Interval
 
 
 def interval_bounds(graph: Graph, domain: InputDomain) -> dict[int, Interval]:
-    """Elementwise bounds of every node by interval arithmetic."""
+    """Elementwise bounds of every node by interval arithmetic (splits clamped in)."""
     bounds: dict[int, Interval] = {0: (domain.lower, domain.upper)}
     for node in graph.nodes[1 : graph.output + 1]:
         assert node.op is not None
-        bounds[node.index] = node.op.interval(*(bounds[j] for j in node.inputs))
+        bounds[node.index] = domain.clamp(node.index,
+                                          *node.op.interval(*(bounds[j] for j in node.inputs)))
     return bounds
 
 

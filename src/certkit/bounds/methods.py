@@ -31,6 +31,7 @@ class BoundMethod:
     output: str
     reference: str
     run: Runner
+    splits: bool = True  # whether it accepts ReLU split constraints (branch and bound)
 
 
 def _ibp(g: Graph, d: InputDomain, C: Tensor | None, which: str, o: BoundOptions) -> BoundResult:
@@ -68,7 +69,7 @@ def _crown_tight(g: Graph, d: InputDomain, C: Tensor | None, which: str,
 def _crown_ibp(g: Graph, d: InputDomain, C: Tensor | None, which: str,
                o: BoundOptions) -> BoundResult:
     nodes = interval_bounds(g, d)
-    lo, hi = output_bounds(Context(g, d, relaxations(g, nodes)), C, which, o.chunk_elements)
+    lo, hi = output_bounds(Context(g, d, relaxations(g, nodes, d)), C, which, o.chunk_elements)
     return BoundResult(lo, hi, "crown-ibp", g, nodes)
 
 
@@ -83,13 +84,18 @@ def _rsip_ssip(g: Graph, d: InputDomain, C: Tensor | None, which: str,
     ibp = interval_bounds(g, d)
     nodes, _ = ssip_bounds(g, d, None, "none", reference=ibp, budget=o.chunk_elements)
     merged = {**ibp, **nodes}
-    lo, hi = output_bounds(Context(g, d, relaxations(g, merged)), C, which, o.chunk_elements)
+    lo, hi = output_bounds(Context(g, d, relaxations(g, merged, d)), C, which, o.chunk_elements)
     return BoundResult(lo, hi, "rsip-ssip", g, merged)
 
 
 def _alpha(g: Graph, d: InputDomain, C: Tensor | None, which: str, o: BoundOptions) -> BoundResult:
     (lo, hi), nodes = alpha_crown(g, d, C, which, o)
     return BoundResult(lo, hi, "alpha-crown", g, nodes)
+
+
+def _beta(g: Graph, d: InputDomain, C: Tensor | None, which: str, o: BoundOptions) -> BoundResult:
+    (lo, hi), nodes = alpha_crown(g, d, C, which, o, beta=True)
+    return BoundResult(lo, hi, "beta-crown", g, nodes)
 
 
 _ZHANG18 = "Zhang et al. 2018 (CROWN); Singh et al. 2019 (DeepPoly)"
@@ -103,15 +109,19 @@ METHODS: dict[str, BoundMethod] = {
         BoundMethod("crown-tight", (), "tighter of CROWN and CROWN over interval-tightened "
                     "bounds", "tighter of the two back-substitutions", _ZHANG18, _crown_tight),
         BoundMethod("ssip", ("symbolic",), "forward symbolic intervals",
-                    "forward symbolic intervals", "Wang et al. 2018 (ReluVal / Neurify)", _ssip),
+                    "forward symbolic intervals", "Wang et al. 2018 (ReluVal / Neurify)", _ssip,
+                    splits=False),
         BoundMethod("crown-ibp", ("rsip-ibp",), "interval", "back-substitution",
                     "Zhang et al. 2020 (CROWN-IBP)", _crown_ibp),
         BoundMethod("rsip-ssip", (), "tighter of interval and forward symbolic",
                     "back-substitution", "Henriksen & Lomuscio 2023 (ROBNET), section 5",
-                    _rsip_ssip),
+                    _rsip_ssip, splits=False),
         BoundMethod("alpha-crown", ("alpha", "crown-optimized"), "back-substitution",
                     "back-substitution with optimised lower slopes",
                     "Xu et al. 2021 (alpha-CROWN)", _alpha),
+        BoundMethod("beta-crown", ("alpha-beta-crown",), "back-substitution",
+                    "back-substitution with optimised lower slopes and split multipliers",
+                    "Wang et al. 2021 (beta-CROWN)", _beta),
     ]
 }
 

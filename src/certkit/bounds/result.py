@@ -16,15 +16,20 @@ class BoundOptions:
     """Knobs of the bound methods (defaults follow the reference implementations).
 
     ``alpha_iterations``/``alpha_lr``/``alpha_lr_decay``: Adam steps on the lower ReLU slopes
-    of alpha-CROWN (auto_LiRPA's defaults: 20, 0.5, 0.98). ``tighten_stable``: CROWN also
-    back-substitutes neurons whose interval bounds already decide their ReLU state (this
-    changes intermediate bounds only, never the output bound). ``chunk_elements``: the most
-    coefficient entries one batched pass may hold; larger jobs are split into row chunks.
+    of alpha-CROWN (auto_LiRPA's defaults: 20, 0.5, 0.98). ``beta_iterations``/``beta_lr``:
+    beta-CROWN's joint steps on slopes and split multipliers after the alpha stage (only
+    on domains with split constraints; alpha-beta-CROWN's beta rate 0.05).
+    ``tighten_stable``: CROWN also back-substitutes neurons whose interval bounds already
+    decide their ReLU state (this changes intermediate bounds only, never the output
+    bound). ``chunk_elements``: the most coefficient entries one batched pass may hold;
+    larger jobs are split into row chunks.
     """
 
     alpha_iterations: int = 20
     alpha_lr: float = 0.5
     alpha_lr_decay: float = 0.98
+    beta_iterations: int = 20
+    beta_lr: float = 0.05
     tighten_stable: bool = False
     chunk_elements: int = 1 << 25
 

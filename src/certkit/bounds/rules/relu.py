@@ -52,6 +52,10 @@ class ReluOp(Op):
     def backward(self, c: Coeffs, relax: Relax | None = None) -> tuple[list[Coeffs],
                                                                         Tensor | None]:
         assert relax is not None
+        if relax.beta_rows is not None:
+            (out,), bias = _dense_backward(to_dense(c), relax)
+            assert isinstance(out, Dense)
+            return [Dense(relax.add_beta(out.a))], bias
         if relax.alpha_rows is not None and not isinstance(c, Dense):
             c = Dense(to_dense(c))
         if isinstance(c, OneHot):
