@@ -15,9 +15,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from certkit.bounds import BoundOptions, build_graph, compute_bounds, get_method, method_names
+from certkit.bounds import (
+    BoundOptions,
+    build_graph,
+    compute_bounds,
+    get_method,
+    method_names,
+    propagate,
+)
 from certkit.bounds.graph import Graph
 from certkit.errors import CertkitError
+from certkit.specs import Box
 from certkit.verify.complete import chain_crown as cc
 from certkit.verify.complete.chain import extract_chain
 
@@ -168,3 +176,38 @@ def test_split_arguments_are_checked() -> None:
         compute_bounds(net, lo, hi, method="crown", splits=[torch.zeros(2, 6), good[1]])
     with pytest.raises(CertkitError, match="split constraints"):
         compute_bounds(net, lo, hi, method="ssip", splits=good)
+
+
+class _TwoRelusOnOneNode(nn.Module):
+    """``relu(z) - relu(z)`` for ``z = W x``: two ReLUs read the same pre-activation node."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin, self.a, self.b = nn.Linear(2, 3), nn.ReLU(), nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.lin(x)
+        return self.a(z) - self.b(z)
+
+
+def test_splits_of_relus_on_one_node_are_joined() -> None:
+    """Splits given for either ReLU constrain the shared node; opposite signs are an error."""
+    torch.manual_seed(0)
+    net = _TwoRelusOnOneNode().to(DT)
+    lo, hi = -torch.ones(1, 2, dtype=DT), torch.ones(1, 2, dtype=DT)
+    graph = build_graph(net, lo)
+    assert len(graph.relu_nodes) == 2
+    first = torch.tensor([[1, 0, 0]], dtype=torch.int8)
+    second = torch.tensor([[0, -1, 0]], dtype=torch.int8)
+    res = propagate_nodes(net, lo, hi, [first, second])
+    pre = graph.nodes[graph.relu_nodes[0]].inputs[0]
+    low, up = res[pre]
+    assert low[0, 0] >= 0 and up[0, 1] <= 0  # both splits clamp the shared node
+    with pytest.raises(CertkitError, match="contradicts"):
+        compute_bounds(net, lo, hi, method="crown", splits=[first, -first])
+
+
+def propagate_nodes(net: nn.Module, lo: torch.Tensor, hi: torch.Tensor,
+                    splits: list[torch.Tensor]) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+    """Per-node bounds of ``crown`` over the box under ``splits``."""
+    return propagate(net, Box(lo, hi), method="crown", splits=splits).nodes
