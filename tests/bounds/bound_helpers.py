@@ -158,3 +158,12 @@ def assert_contains(lb: torch.Tensor, ub: torch.Tensor, vals: torch.Tensor, what
     assert low == 0 and high == 0, (
         f"{what}: {low} values below the lower bound, {high} above the upper bound "
         f"(worst gaps {float((lb - vals).amax()):.3g}, {float((vals - ub).amax()):.3g})")
+
+
+def node_values(graph, x: torch.Tensor) -> dict[int, torch.Tensor]:  # noqa: ANN001
+    """Every graph node's value at the points ``x`` (n, *input_shape)."""
+    vals = {0: x}
+    with torch.no_grad():
+        for node in graph.nodes[1 : graph.output + 1]:
+            vals[node.index] = node.op.forward(*(vals[j] for j in node.inputs))
+    return vals

@@ -15,6 +15,7 @@ from bound_helpers import (
     FAMILIES,
     assert_contains,
     make_net,
+    node_values,
     outputs,
     rand_box,
     sample_points,
@@ -30,18 +31,10 @@ METHODS = method_names()
 SETTINGS = settings(max_examples=5, deadline=None, derandomize=True, database=None)
 
 
-def _node_values(result, pts: torch.Tensor) -> dict[int, torch.Tensor]:  # noqa: ANN001
-    """Values of every graph node at the points (n, B, *shape) -> (n * B, *node_shape)."""
-    vals = {0: pts.reshape(-1, *pts.shape[2:])}
-    for node in result.graph.nodes[1:]:
-        vals[node.index] = node.op.forward(*(vals[j] for j in node.inputs))
-    return vals
-
-
 def _check_nodes(result, pts: torch.Tensor, what: str) -> None:  # noqa: ANN001
     n, b = pts.shape[:2]
     with torch.no_grad():
-        vals = _node_values(result, pts)
+        vals = node_values(result.graph, pts.reshape(-1, *pts.shape[2:]))
     for i, (lo, hi) in result.nodes.items():
         v = vals[i].reshape(n, b, -1)
         assert_contains(lo.reshape(b, -1), hi.reshape(b, -1), v, f"{what} node {i}")

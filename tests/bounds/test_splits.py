@@ -10,7 +10,16 @@ from __future__ import annotations
 
 import pytest
 import torch
-from bound_helpers import DT, FAMILIES, TOL, assert_contains, make_net, rand_box, sample_points
+from bound_helpers import (
+    DT,
+    FAMILIES,
+    TOL,
+    assert_contains,
+    make_net,
+    node_values,
+    rand_box,
+    sample_points,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
@@ -33,20 +42,10 @@ SPLIT_METHODS = [m for m in method_names() if get_method(m).splits]
 SETTINGS = settings(max_examples=4, deadline=None, derandomize=True, database=None)
 
 
-def _values(graph: Graph, x: torch.Tensor) -> dict[int, torch.Tensor]:
-    """Every node's value at the points ``x`` (n, *shape)."""
-    vals = {0: x}
-    with torch.no_grad():
-        for node in graph.nodes[1 : graph.output + 1]:
-            assert node.op is not None
-            vals[node.index] = node.op.forward(*(vals[j] for j in node.inputs))
-    return vals
-
-
 def _splits(graph: Graph, ref: torch.Tensor, share: float,
             gen: torch.Generator) -> list[torch.Tensor]:
     """The sign pattern of ``ref`` (B, *shape) on a random ``share`` of each ReLU's inputs."""
-    vals = _values(graph, ref)
+    vals = node_values(graph, ref)
     out = []
     for i in graph.relu_nodes:
         z = vals[graph.nodes[i].inputs[0]]
@@ -58,7 +57,7 @@ def _splits(graph: Graph, ref: torch.Tensor, share: float,
 def _satisfied(graph: Graph, x: torch.Tensor, splits: list[torch.Tensor]) -> torch.Tensor:
     """Which points (n, B, *shape) satisfy every split of their sample: (n, B)."""
     n, b = x.shape[:2]
-    vals = _values(graph, x.reshape(n * b, *x.shape[2:]))
+    vals = node_values(graph, x.reshape(n * b, *x.shape[2:]))
     ok = torch.ones(n, b, dtype=torch.bool)
     for i, s in zip(graph.relu_nodes, splits, strict=True):
         z = vals[graph.nodes[i].inputs[0]].reshape(n, b, -1)

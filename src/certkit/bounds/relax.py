@@ -67,11 +67,7 @@ class Relax:
         so scattering identical values through the padding is harmless.
         """
         if self._index is None:
-            m = self.unstable.reshape(self.unstable.shape[0], -1)
-            counts = m.sum(dim=1)
-            u = int(counts.max()) if m.numel() else 0
-            order = torch.argsort((~m).to(torch.int8), dim=1, stable=True)[:, :u]
-            valid = torch.arange(u, device=m.device).unsqueeze(0) < counts.unsqueeze(1)
+            order, valid = _selected(self.unstable.reshape(self.unstable.shape[0], -1))
             self._index = (torch.where(valid, order, order[:, :1]), valid)
         return self._index
 
@@ -125,9 +121,16 @@ def relu_relax(lower: Tensor, upper: Tensor, split: Tensor | None = None) -> Rel
     if split is None or not bool((split != 0).any()):
         return Relax(alpha, slope, icpt, unstable, active)
     m = split.reshape(split.shape[0], -1)
-    counts = (m != 0).sum(dim=1)
-    order = torch.argsort((m == 0).to(torch.int8), dim=1, stable=True)[:, :int(counts.max())]
-    valid = torch.arange(order.shape[1], device=m.device).unsqueeze(0) < counts.unsqueeze(1)
+    order, valid = _selected(m != 0)
     direction = torch.where(valid, -m.gather(1, order).sign(), torch.zeros_like(order))
     return Relax(alpha, slope, icpt, unstable, active, split_index=order,
                  split_dir=direction.to(upper.dtype))
+
+
+def _selected(mask: Tensor) -> tuple[Tensor, Tensor]:
+    """Flat indices of the selected entries of ``mask`` (B, n), first in each row, padded to
+    the largest count (B, K), and which of them are real."""
+    counts = mask.sum(dim=1)
+    k = int(counts.max()) if mask.numel() else 0
+    order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)[:, :k]
+    return order, torch.arange(k, device=mask.device).unsqueeze(0) < counts.unsqueeze(1)
