@@ -17,15 +17,18 @@ methods are the same.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
+from .adam import Adam
 from .backward import Context, backsubstitute
 from .coeffs import Dense
-from .crown import linear_intermediate, output_bounds
+from .crown import _relax, _write, linear_intermediate, output_bounds
 from .domain import InputDomain
 from .graph import Graph
-from .relax import Relax
+from .relax import Relax, _selected
 from .result import BoundOptions, Interval
 
 Params = dict[int, Tensor]
@@ -59,27 +62,24 @@ class _Stage:
     """Adam on slopes (projected onto [0, 1]) and multipliers (onto >= 0), best per row."""
 
     def __init__(self, graph: Graph, domain: InputDomain, rows: Tensor,
-                 fixed: dict[int, Relax]) -> None:
+                 fixed: dict[int, Relax], start: int | None = None) -> None:
         self.graph, self.domain, self.rows, self.fixed = graph, domain, rows, fixed
+        self.start = graph.output if start is None else start  # the rows' node
 
     def run(self, alphas: Params, betas: Params, best: tuple[Tensor, Params, Params],
-            iterations: int, options: BoundOptions) -> tuple[Tensor, Params, Params]:
+            iterations: int, options: BoundOptions,
+            stop: Callable[[], bool] | None = None) -> tuple[Tensor, Params, Params]:
         best_lb, best_a, best_b = best[0].clone(), dict(best[1]), dict(best[2])
-        params = {("a", i): a.detach().clone().requires_grad_(True) for i, a in alphas.items()}
-        params |= {("b", i): b.detach().clone().requires_grad_(True) for i, b in betas.items()}
-        groups = [{"params": [p for k, p in params.items() if k[0] == "a"],
-                   "lr": options.alpha_lr},
-                  {"params": [p for k, p in params.items() if k[0] == "b"],
-                   "lr": options.beta_lr}]
-        optim = torch.optim.Adam([g for g in groups if g["params"]])
-        sched = torch.optim.lr_scheduler.ExponentialLR(optim, options.alpha_lr_decay)
+        a_now = {i: a.detach().clone().requires_grad_(True) for i, a in alphas.items()}
+        b_now = {i: b.detach().clone().requires_grad_(True) for i, b in betas.items()}
+        params = [*a_now.values(), *b_now.values()]
+        optim = Adam(params, [options.alpha_lr] * len(a_now) + [options.beta_lr] * len(b_now),
+                     decay=options.alpha_lr_decay)
         for _ in range(iterations):
-            a_now = {i: p for (kind, i), p in params.items() if kind == "a"}
-            b_now = {i: p for (kind, i), p in params.items() if kind == "b"}
             with torch.enable_grad():
                 ctx = Context(self.graph, self.domain, _with(self.fixed, a_now, b_now))
-                lb = backsubstitute(ctx, self.graph.output, Dense(self.rows))
-                grads = torch.autograd.grad(-lb.sum(), list(params.values()), allow_unused=True)
+                lb = backsubstitute(ctx, self.start, Dense(self.rows))
+                grads = torch.autograd.grad(-lb.sum(), params, allow_unused=True)
             with torch.no_grad():
                 better = (lb.detach() > best_lb).unsqueeze(-1)
                 best_lb = torch.maximum(lb.detach(), best_lb)
@@ -87,16 +87,13 @@ class _Stage:
                     best_a[i] = torch.where(better, a.detach().clamp(0.0, 1.0), best_a[i])
                 for i, b in b_now.items():
                     best_b[i] = torch.where(better, b.detach().clamp(min=0.0), best_b[i])
-            for p, g in zip(params.values(), grads, strict=True):
-                p.grad = torch.zeros_like(p) if g is None else g
-            optim.step()
-            sched.step()
-            with torch.no_grad():
-                for (kind, _), p in params.items():
-                    if kind == "a":
-                        p.clamp_(0.0, 1.0)
-                    else:
-                        p.clamp_(min=0.0)
+                optim.step(grads)
+                for a in a_now.values():
+                    a.clamp_(0.0, 1.0)
+                for b in b_now.values():
+                    b.clamp_(min=0.0)
+            if stop is not None and stop():
+                break
         return best_lb, best_a, best_b
 
 
@@ -135,3 +132,47 @@ def alpha_crown(graph: Graph, domain: InputDomain, C: Tensor | None, which: str,
     lower = lbs[:, :m] if which != "upper" else -inf
     upper = -lbs[:, -m:] if which != "lower" else inf
     return (lower, upper), bounds
+
+
+def alpha_intermediate(graph: Graph, domain: InputDomain, bounds: dict[int, Interval],
+                       options: BoundOptions, stop: Callable[[], bool] | None = None
+                       ) -> dict[int, Interval]:
+    """alpha-CROWN bounds of the unstable neurons of every ReLU input after the first.
+
+    The lower and upper row of each such neuron get lower slopes of their own for every
+    earlier ReLU, optimised by Adam (``alpha_iterations`` steps at ``alpha_lr``) from CROWN's
+    choice; the best bounds are intersected with ``bounds`` node by node, and later nodes
+    are relaxed with the tightened ones. ``stop()`` ends the work early (what is done is
+    kept; every bound is sound).
+    """
+    bounds = dict(bounds)
+    relus = graph.relu_nodes
+    for k in range(1, len(relus)):
+        if stop is not None and stop():
+            break
+        pre = graph.nodes[relus[k]].inputs[0]
+        relax = {r: _relax(domain, bounds, graph.nodes[r].inputs[0]) for r in relus[:k]}
+        lo, hi = bounds[pre]
+        b = lo.shape[0]
+        order, valid = _selected(((lo < 0) & (hi > 0)).reshape(b, -1))
+        u = order.shape[1]
+        alphas = {r: rx.initial_alpha_rows(2 * u) for r, rx in relax.items()
+                  if bool(rx.unstable.any())}
+        if u == 0 or not alphas or options.alpha_iterations <= 0:
+            continue
+        one = valid.to(lo.dtype)
+        rows = lo.new_zeros(b, 2 * u, lo[0].numel())
+        rows.scatter_(2, torch.cat([order, order], 1).unsqueeze(2),
+                      torch.cat([one, -one], 1).unsqueeze(2))
+        rows = rows.view(b, 2 * u, *lo.shape[1:])
+        stage = _Stage(graph, domain, rows, relax, start=pre)
+        with torch.no_grad():
+            first = backsubstitute(Context(graph, domain, relax), pre, Dense(rows))
+            best, _, _ = stage.run(alphas, {}, (first, alphas, {}), options.alpha_iterations,
+                                   options, stop)
+        lf, hf = lo.reshape(b, -1), hi.reshape(b, -1)
+        new_lo = torch.maximum(lf.gather(1, order), best[:, :u])
+        new_hi = torch.minimum(hf.gather(1, order), -best[:, u:])
+        bounds[pre] = (_write(lf, order, valid, new_lo).view_as(lo),
+                       _write(hf, order, valid, new_hi).view_as(hi))
+    return bounds

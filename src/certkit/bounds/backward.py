@@ -33,12 +33,13 @@ class Context:
                        {i: r.take(index) for i, r in self.relax.items()})
 
 
-def backsubstitute_to(ctx: Context, start: int, c: Coeffs,
-                      stop: int) -> tuple[Coeffs, Tensor | None]:
+def backsubstitute_to(ctx: Context, start: int, c: Coeffs, stop: int,
+                      record: dict[int, Coeffs] | None = None) -> tuple[Coeffs, Tensor | None]:
     """Push rows from node ``start`` down to node ``stop``: rows over ``stop`` and a constant.
 
     Every path from ``start`` to the input must pass through ``stop`` (always true for
     ``stop = 0``; for other nodes the caller checks the graph is a chain there).
+    ``record``: the rows over every node whose index is a key are stored there.
     """
     pending: dict[int, Coeffs] = {start: c}
     total: Tensor | None = None
@@ -46,6 +47,8 @@ def backsubstitute_to(ctx: Context, start: int, c: Coeffs,
         ci = pending.pop(i, None)
         if ci is None:
             continue
+        if record is not None and i in record:
+            record[i] = ci
         node = ctx.graph.nodes[i]
         assert node.op is not None
         ins, bias = node.op.backward(ci, ctx.relax.get(i))
@@ -60,9 +63,16 @@ def backsubstitute_to(ctx: Context, start: int, c: Coeffs,
 
 def backsubstitute(ctx: Context, start: int, c: Coeffs) -> Tensor:
     """Lower bound of every row ``c`` (over node ``start``) on the input set: (B, R)."""
-    rows, total = backsubstitute_to(ctx, start, c, 0)
+    return backsubstitute_rows(ctx, start, c)[0]
+
+
+def backsubstitute_rows(ctx: Context, start: int, c: Coeffs,
+                        record: dict[int, Coeffs] | None = None) -> tuple[Tensor, Coeffs]:
+    """:func:`backsubstitute`, with the rows over the input too (and over ``record``'s
+    nodes, as :func:`backsubstitute_to` stores them)."""
+    rows, total = backsubstitute_to(ctx, start, c, 0, record)
     lb = ctx.domain.lower_bound(rows)
-    return lb if total is None else lb + total
+    return (lb if total is None else lb + total), rows
 
 
 def row_width(graph: Graph, start: int, c: Coeffs) -> int:

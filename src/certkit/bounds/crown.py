@@ -198,12 +198,18 @@ def crown_intermediate(graph: Graph, domain: InputDomain, *, budget: int = 1 << 
 
 
 def linear_intermediate(graph: Graph, domain: InputDomain, *, full: bool = False,
-                        budget: int = 1 << 25) -> tuple[dict[int, Interval], dict[int, Relax]]:
+                        budget: int = 1 << 25, given: dict[int, Interval] | None = None,
+                        fixed: set[int] | frozenset[int] = frozenset()
+                        ) -> tuple[dict[int, Interval], dict[int, Relax]]:
     """CROWN bounds of every node up to the output, and the ReLU relaxations they give.
 
     With ``full``, every neuron of a ReLU input is back-substituted (DeepPoly's intermediate
-    bounds exactly), not only the unstable ones.
+    bounds exactly), not only the unstable ones. ``given``: bounds known to hold on the set
+    (e.g. those of a box that a subdomain of branch and bound lies in), intersected in
+    before back-substitution, so the neurons they decide are not back-substituted; the
+    nodes in ``fixed`` take them as they are (split neurons clamped), with no further work.
     """
+    given = given or {}
     bounds: dict[int, Interval] = {0: (domain.lower, domain.upper)}
     relax: dict[int, Relax] = {}
     box = {0: domain.is_box}
@@ -213,7 +219,15 @@ def linear_intermediate(graph: Graph, domain: InputDomain, *, full: bool = False
     for node in graph.nodes[1 : graph.output + 1]:
         assert node.op is not None
         i, first = node.index, node.inputs[0]
+        if i in fixed:
+            bounds[i] = domain.clamp(i, *given[i])
+            box[i] = exact[i] = False
+            if node.op.kind == "relu":
+                relax[i] = _relax(domain, bounds, first)
+            continue
         lo, hi = node.op.interval(*(bounds[j] for j in node.inputs))
+        if i in given:
+            lo, hi = torch.maximum(lo, given[i][0]), torch.minimum(hi, given[i][1])
         if node.op.elementwise:
             box[i], exact[i] = box[first], exact[first]
         else:

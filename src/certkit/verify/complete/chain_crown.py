@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ...bounds.adam import Adam
 from .chain import Chain
 
 
@@ -298,32 +299,6 @@ def output_bound(chain: Chain, lo: Tensor, hi: Tensor, C: Tensor, lows: list[Ten
     lb, lam, coeffs = backward(chain, len(chain.biases) - 1, rows, relaxes, lo, hi, alphas,
                                betas)
     return lb, lam, coeffs, relaxes
-
-
-class Adam:
-    """Adam (Kingma & Ba 2015) on a few tensors, one learning rate each.
-
-    (``torch.optim`` is avoided: its first use imports ``torch._dynamo``, seconds that a
-    verification deadline cannot spare.)
-    """
-
-    def __init__(self, params: list[Tensor], rates: list[float], b1: float = 0.9,
-                 b2: float = 0.999, eps: float = 1e-8) -> None:
-        self.params, self.rates, self.b1, self.b2, self.eps = params, rates, b1, b2, eps
-        self.m = [torch.zeros_like(p) for p in params]
-        self.v = [torch.zeros_like(p) for p in params]
-        self.t = 0
-
-    def step(self, grads: tuple[Tensor | None, ...]) -> None:
-        """One descent step along ``grads`` (in place, without autograd)."""
-        self.t += 1
-        c1, c2 = 1 - self.b1 ** self.t, 1 - self.b2 ** self.t
-        for p, g, m, v, lr in zip(self.params, grads, self.m, self.v, self.rates, strict=True):
-            if g is None:
-                continue
-            m.mul_(self.b1).add_(g, alpha=1 - self.b1)
-            v.mul_(self.b2).addcmul_(g, g, value=1 - self.b2)
-            p.data.addcdiv_(m / c1, (v / c2).sqrt_().add_(self.eps), value=-lr)
 
 
 def optimized_bound(chain: Chain, lo: Tensor, hi: Tensor, C: Tensor, lows: list[Tensor],

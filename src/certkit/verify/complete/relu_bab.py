@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from . import chain_crown as cc
+from ...bounds.subdomains import State, SubdomainBounder, SubdomainBounds
 from .chain import Chain
 from .conv_map import ConvMap
 from .counterexample import Checker
@@ -42,14 +42,13 @@ from .spec import RegionSpec
 REFRESH_NEURONS = 2048  # default refresh: networks with at most this many hidden neurons
 
 
-def _scores(coeffs: list[Tensor], row: Tensor, relaxes: list[cc.Relax]) -> Tensor:
+def _scores(res: SubdomainBounds, row: Tensor) -> Tensor:
     """Branching scores of every hidden neuron (N, total); -1 for neurons not to split."""
     out = []
-    for lam, r in zip(coeffs, relaxes, strict=True):
+    for lam, icpt, unstable in zip(res.relu_rows, res.intercepts, res.unstable, strict=True):
         a = lam.gather(1, row[:, None, None].expand(-1, 1, lam.shape[2])).squeeze(1)
-        icpt = r.icpt.squeeze(1)
         s = a.abs() * icpt + 1e-9 * icpt
-        out.append(torch.where(r.unstable, s, torch.full_like(s, -1.0)))
+        out.append(torch.where(unstable, s, torch.full_like(s, -1.0)))
     return torch.cat(out, 1)
 
 
@@ -84,8 +83,10 @@ class ReluBab:
     def __init__(self, chain: Chain, model: nn.Module, spec: RegionSpec, rows: Tensor,
                  checker: Checker, bounds: tuple[list[Tensor], list[Tensor]], *,
                  iterations: int = 10, leaf_unstable: int = 12, round_seconds: float = 0.5,
-                 refresh: bool | None = None, candidates: int = 1) -> None:
+                 refresh: bool | None = None, candidates: int = 1,
+                 bounder: SubdomainBounder | None = None) -> None:
         self.chain, self.model, self.spec, self.checker = chain, model, spec, checker
+        self.bounder = bounder or SubdomainBounder(model, spec.lower[None], spec.upper[None])
         self.candidates = candidates
         self.C, self.d = spec.C[rows], spec.d[rows]
         self.lo, self.hi = spec.lower[None], spec.upper[None]
@@ -105,42 +106,47 @@ class ReluBab:
     def _layers(self, flat: Tensor) -> list[Tensor]:
         return list(torch.split(flat, self.sizes, dim=1))
 
+    def _given(self, n: int) -> list[tuple[Tensor, Tensor]]:
+        return [(lo.expand(n, -1), hi.expand(n, -1)) for lo, hi in zip(self.lows, self.ups,
+                                                                        strict=True)]
+
     def bound(self, splits: Tensor, iterations: int,
               init: tuple[Tensor, Tensor] | None = None
               ) -> tuple[Tensor, Tensor, Tensor, Tensor, tuple[Tensor, Tensor]]:
         """Lower bounds (N, m), candidate inputs, split choices, unstable counts and the
         optimised (alphas, betas) to warm-start the children with."""
         n = splits.shape[0]
-        lo, hi = self.lo.expand(n, -1), self.hi.expand(n, -1)
-        lows = [x.expand(n, -1) for x in self.lows]
-        ups = [x.expand(n, -1) for x in self.ups]
         parts = self._layers(splits)
         split_layers = [j for j, p in enumerate(parts) if bool((p != 0).any())]
-        if self.refresh and split_layers and split_layers[0] < len(parts) - 1:
-            with torch.no_grad():  # layers up to the first split one are unchanged
-                lows, ups = cc.refresh(self.chain, lo, hi, lows, ups, parts, split_layers[0])
-        keep: list[tuple[Tensor, Tensor]] = []
-        lb, lam, coeffs = cc.optimized_bound(self.chain, lo, hi, self.C, lows, ups, parts,
-                                             iterations=iterations, init=init, keep=keep)
-        relaxes = [cc.relax(lows[j], ups[j], parts[j]) for j in range(len(parts))]
-        lbm = lb - self.d
+        # layers up to the first split one are unchanged by the splits
+        refresh = (split_layers[0] if self.refresh and split_layers
+                   and split_layers[0] < len(parts) - 1 else None)
+        res = self.bounder.bound(parts, self.C, self._given(n), iterations=iterations,
+                                 refresh_from=refresh, init=self._unflat(init))
+        lbm = res.lower - self.d
         row = lbm.argmax(dim=1)
+        lam = res.input_rows
         a = lam.gather(1, row[:, None, None].expand(-1, 1, lam.shape[2])).squeeze(1)
-        x_star = torch.where(a > 0, lo, hi)
-        score = _scores(coeffs, row, relaxes)
+        x_star = torch.where(a > 0, self.lo, self.hi)
+        score = _scores(res, row)
         unstable = (score >= 0).sum(dim=1)
         self.stats["domains"] += n
         choice = score.argmax(dim=1)
+        state = (torch.cat(res.state[0], 2), torch.cat(res.state[1], 2))
         todo = torch.nonzero(lbm.amax(dim=1) <= 0).flatten()
         if self.candidates > 1 and todo.numel():
-            state = tuple(t[todo] for t in keep[0])
             choice[todo] = self.filtered_choice(
-                splits[todo], [x[todo] for x in lows], [x[todo] for x in ups], score[todo],
-                state)  # type: ignore[arg-type]
-        return lbm, x_star, choice, unstable, keep[0]
+                splits[todo], score[todo], (state[0][todo], state[1][todo]))
+        return lbm, x_star, choice, unstable, state
 
-    def filtered_choice(self, splits: Tensor, lows: list[Tensor], ups: list[Tensor],
-                        score: Tensor, state: tuple[Tensor, Tensor]) -> Tensor:
+    def _unflat(self, state: tuple[Tensor, Tensor] | None) -> State | None:
+        if state is None:
+            return None
+        return (list(torch.split(state[0], self.sizes, dim=2)),
+                list(torch.split(state[1], self.sizes, dim=2)))
+
+    def filtered_choice(self, splits: Tensor, score: Tensor,
+                        state: tuple[Tensor, Tensor]) -> Tensor:
         """Filtered smart branching (FSB, De Palma et al. 2021, as alpha-beta-CROWN's
         ``kfsb``): of the ``candidates`` neurons with the best scores, the one whose worse
         child has the best bound, each child bounded once with the domain's optimised
@@ -151,17 +157,11 @@ class ReluBab:
         kids = torch.cat([_split(splits, cand[:, c]) for c in range(k)])
         idx = torch.arange(n)
         reps = 2 * k
-        alphas = torch.split(state[0].repeat(reps, 1, 1), self.sizes, dim=2)
-        betas = torch.split(state[1].repeat(reps, 1, 1), self.sizes, dim=2)
-        lo, hi = self.lo.expand(reps * n, -1), self.hi.expand(reps * n, -1)
-        lows, ups = [x.repeat(reps, 1) for x in lows], [x.repeat(reps, 1) for x in ups]
-        parts = self._layers(kids)
-        with torch.no_grad():
-            if self.refresh and len(parts) > 1:
-                lows, ups = cc.refresh(self.chain, lo, hi, lows, ups, parts, 0)
-            lb, _, _, _ = cc.output_bound(self.chain, lo, hi, self.C, lows, ups, parts,
-                                          list(alphas), list(betas))
-        q = (lb - self.d).amax(dim=1).view(k, 2, n).amin(dim=1)  # worse child per candidate
+        init = (state[0].repeat(reps, 1, 1), state[1].repeat(reps, 1, 1))
+        res = self.bounder.bound(self._layers(kids), self.C, self._given(reps * n),
+                                 refresh_from=0 if self.refresh and len(self.sizes) > 1
+                                 else None, init=self._unflat(init))
+        q = (res.lower - self.d).amax(dim=1).view(k, 2, n).amin(dim=1)  # worse child
         q = q.masked_fill((top < 0).T, -float("inf"))  # stable or split: not a candidate
         return cand[idx, q.argmax(dim=0)]
 
@@ -249,15 +249,13 @@ class ReluBab:
         return BabOutcome(status, stats=self.stats)
 
 
-def root_bounds(chain: Chain, spec: RegionSpec, deadline: Deadline, iterations: int = 20,
+def root_bounds(bounder: SubdomainBounder, deadline: Deadline, iterations: int = 20,
                 share: float = 0.25) -> tuple[list[Tensor], list[Tensor]]:
     """Intermediate bounds of the region's box: CROWN, then alpha-CROWN per neuron for at
     most ``share`` of the remaining time."""
-    lo, hi = spec.lower[None], spec.upper[None]
-    with torch.no_grad():
-        lows, ups = cc.intermediate(chain, lo, hi)
     budget = deadline.fraction(share)
-    return cc.optimized_intermediate(chain, lo, hi, lows, ups, iterations, stop=budget.expired)
+    out = bounder.root_bounds(iterations, stop=budget.expired)
+    return [lo for lo, _ in out], [hi for _, hi in out]
 
 
 def search_task(shared: tuple[Any, ...], task: tuple[Tensor, list[Entry]],
@@ -291,12 +289,13 @@ def relu_bab(chain: Chain, model: nn.Module, spec: RegionSpec, checker: Checker,
     pool = Workers(workers) if workers > 1 else None
     stats: dict[str, float] = {}
     try:
-        bounds = root_bounds(chain, spec, deadline, root_iterations)
+        bounder = SubdomainBounder(model, spec.lower[None], spec.upper[None])
+        bounds = root_bounds(bounder, deadline, root_iterations)
         groups, status = list(range(spec.n_groups)), "unsat"
         if refine_share > 0 and refinable(chain):
             first = deadline.fraction(refine_after)
             found, groups, status = _first_pass(chain, model, spec, checker, first, bounds,
-                                                kwargs, stats)
+                                                kwargs, stats, bounder)
             if found is not None:
                 return found
             if not groups:
@@ -304,13 +303,13 @@ def relu_bab(chain: Chain, model: nn.Module, spec: RegionSpec, checker: Checker,
             lo, hi = spec.lower[None], spec.upper[None]
             lows, ups, rs = refine_bounds(chain, lo, hi, *bounds, deadline.fraction(
                 refine_share), neuron_seconds=neuron_seconds)
-            lows, ups = cc.optimized_intermediate(chain, lo, hi, lows, ups, root_iterations,
-                                                  stop=deadline.expired)
-            bounds = (lows, ups)
+            tight = bounder.optimise(list(zip(lows, ups, strict=True)), root_iterations,
+                                     stop=deadline.expired)
+            bounds = ([x for x, _ in tight], [x for _, x in tight])
             stats["refine_solves"] = rs.solves
             stats["refine_stabilised"] = rs.stabilised
         out = _groups(chain, model, spec, checker, deadline, pool, bounds, groups, warmup,
-                      kwargs)
+                      kwargs, bounder)
         merge_stats(stats, out.stats)
         return BabOutcome(status if out.status == "unsat" else out.status,
                           out.counterexample, stats)
@@ -321,7 +320,7 @@ def relu_bab(chain: Chain, model: nn.Module, spec: RegionSpec, checker: Checker,
 
 def _first_pass(chain: Chain, model: nn.Module, spec: RegionSpec, checker: Checker,
                 first: Deadline, bounds: tuple[list[Tensor], list[Tensor]],
-                kwargs: dict[str, float], stats: dict[str, float]
+                kwargs: dict[str, float], stats: dict[str, float], bounder: SubdomainBounder
                 ) -> tuple[BabOutcome | None, list[int], str]:
     """Each group searched for an even share of ``first``: a sat outcome if one is found,
     else None, the groups left open and the status of the others (``unsat``, or
@@ -333,7 +332,7 @@ def _first_pass(chain: Chain, model: nn.Module, spec: RegionSpec, checker: Check
         if rows.numel() == 0:  # no constraint: every input is unsafe (checked by the caller)
             status = "unknown"
             continue
-        search = ReluBab(chain, model, spec, rows, checker, bounds,
+        search = ReluBab(chain, model, spec, rows, checker, bounds, bounder=bounder,
                          **kwargs)  # type: ignore[arg-type]
         out = search.run(Deadline(first.remaining() / (spec.n_groups - g)))
         merge_stats(stats, out.stats)
@@ -349,7 +348,7 @@ def _first_pass(chain: Chain, model: nn.Module, spec: RegionSpec, checker: Check
 def _groups(chain: Chain, model: nn.Module, spec: RegionSpec, checker: Checker,
             deadline: Deadline, pool: Workers | None,
             bounds: tuple[list[Tensor], list[Tensor]], groups: list[int], warmup: float,
-            kwargs: dict[str, float]) -> BabOutcome:
+            kwargs: dict[str, float], bounder: SubdomainBounder) -> BabOutcome:
     stats: dict[str, float] = {}
     status = "unsat"
     left: list[tuple[Tensor, list[Entry]]] = []
@@ -358,7 +357,7 @@ def _groups(chain: Chain, model: nn.Module, spec: RegionSpec, checker: Checker,
         if rows.numel() == 0:  # no constraint: every input is unsafe (checked by the caller)
             status = "unknown"
             continue
-        search = ReluBab(chain, model, spec, rows, checker, bounds,
+        search = ReluBab(chain, model, spec, rows, checker, bounds, bounder=bounder,
                          **kwargs)  # type: ignore[arg-type]
         pause = Deadline(warmup / len(groups)) if pool is not None else None
         out = search.run(deadline, pause=pause)
