@@ -70,9 +70,14 @@ def backsubstitute(maps: list[Affine], relax: list[tuple[Tensor, Tensor, Tensor]
     return const + lam.clamp(min=0) @ x_lo + lam.clamp(max=0) @ x_hi
 
 
-def reference_crown(maps: list[Affine], x_lo: Tensor, x_hi: Tensor,
-                    C: Tensor) -> tuple[list[tuple[Tensor, Tensor]], Tensor, Tensor]:
-    """CROWN for one sample: pre-activation bounds of every layer, and bounds of ``C z``."""
+def reference_crown(maps: list[Affine], x_lo: Tensor, x_hi: Tensor, C: Tensor,
+                    splits: list[Tensor] | None = None
+                    ) -> tuple[list[tuple[Tensor, Tensor]], Tensor, Tensor]:
+    """CROWN for one sample: pre-activation bounds of every layer, and bounds of ``C z``.
+
+    ``splits`` (one flat +1 / -1 / 0 vector per layer): the bounds of a neuron split to
+    ``z >= 0`` (``z <= 0``) are clamped to that side once computed, as branch and bound's
+    subdomains are bounded (the constraint itself is not used otherwise)."""
     relax: list[tuple[Tensor, Tensor, Tensor]] = []
     pre = []
     for k in range(len(maps) - 1):
@@ -80,6 +85,9 @@ def reference_crown(maps: list[Affine], x_lo: Tensor, x_hi: Tensor,
         eye = torch.eye(n, dtype=DT)
         lo = backsubstitute(maps, relax, eye, x_lo, x_hi)
         hi = -backsubstitute(maps, relax, -eye, x_lo, x_hi)
+        if splits is not None:
+            lo = torch.where(splits[k] > 0, lo.clamp(min=0), lo)
+            hi = torch.where(splits[k] < 0, hi.clamp(max=0), hi)
         pre.append((lo, hi))
         relax.append(_relax(lo, hi))
     lower = backsubstitute(maps, relax, C, x_lo, x_hi)

@@ -2,8 +2,8 @@
 
 Truth: sampled points of the box that satisfy the splits (the splits are the sign pattern
 of a reference point on a random subset of neurons, so the subdomain is never empty), a
-hand-computed one-neuron case, and the chain implementation of the complete verifier
-(``verify/complete/chain_crown.py``), written separately, on the same subdomains.
+hand-computed one-neuron case, and the dense CROWN reference of ``test_crown_reference``
+with the split neurons' bounds clamped, on the same subdomains.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from bound_helpers import (
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_crown_reference import dense_affine_maps, random_conv, random_mlp, reference_crown
 from torch import nn
 
 from certkit.bounds import (
@@ -35,8 +36,6 @@ from certkit.bounds import (
 from certkit.bounds.graph import Graph
 from certkit.errors import CertkitError
 from certkit.specs import Box
-from certkit.verify.complete import chain_crown as cc
-from certkit.verify.complete.chain import extract_chain
 
 SPLIT_METHODS = [m for m in method_names() if get_method(m).splits]
 SETTINGS = settings(max_examples=4, deadline=None, derandomize=True, database=None)
@@ -135,33 +134,34 @@ def test_beta_makes_a_split_neuron_exact() -> None:
     assert on_input[0].item() == 0.0 and on_input[1].item() == 1.0
 
 
-@settings(max_examples=10, deadline=None, derandomize=True, database=None)
-@given(seed=st.integers(0, 10**6), depth=st.integers(1, 3), share=st.floats(0.1, 0.6))
-def test_split_bounds_equal_the_chain_implementation(seed: int, depth: int,
-                                                     share: float) -> None:
-    """CROWN with every neuron back-substituted, under the same splits, as the complete
-    verifier's dense chain form computes it: the same intermediate and output bounds."""
-    torch.manual_seed(seed)
-    sizes = [4] + [6] * depth + [3]
-    layers: list[nn.Module] = []
-    for k, (a, b) in enumerate(zip(sizes, sizes[1:], strict=False)):
-        layers += [nn.Linear(a, b)] + ([nn.ReLU()] if k < depth else [])
-    net = nn.Sequential(*layers).to(DT).eval()
-    chain = extract_chain(net, 4)
-    assert chain is not None
+@pytest.mark.parametrize("kind", ["mlp", "conv"])
+@settings(max_examples=5, deadline=None, derandomize=True, database=None)
+@given(seed=st.integers(0, 10**6), share=st.floats(0.1, 0.6))
+def test_exact_crown_under_splits_equals_the_dense_reference(kind: str, seed: int,
+                                                             share: float) -> None:
+    """``crown`` under splits is CROWN with the split neurons' bounds clamped to their side,
+    as the dense reference of ``test_crown_reference`` computes it, layer by layer."""
+    net = random_mlp(seed % 1000, (4, 6, 6, 6, 3), 1.0) if kind == "mlp" else \
+        random_conv(seed % 1000)
+    shape = (4,) if kind == "mlp" else (2, 7, 7)
+    maps = dense_affine_maps(net, shape)
     gen = torch.Generator().manual_seed(seed)
-    lo = torch.rand(3, 4, generator=gen, dtype=DT) - 0.5
-    hi = lo + torch.rand(3, 4, generator=gen, dtype=DT)
+    lo = torch.rand(2, *shape, generator=gen, dtype=DT) - 0.5
+    hi = lo + 0.6 * torch.rand(2, *shape, generator=gen, dtype=DT)
     graph = build_graph(net, lo)
-    splits = _splits(graph, lo + (hi - lo) * torch.rand(3, 4, generator=gen, dtype=DT),
+    splits = _splits(graph, lo + (hi - lo) * torch.rand(lo.shape, generator=gen, dtype=DT),
                      share, gen)
-    C = torch.randn(3, 2, 3, generator=gen, dtype=DT)
-    opts = BoundOptions(alpha_iterations=0, tighten_stable=True)
-    lb, _ = compute_bounds(net, lo, hi, method="alpha-crown", C=C, splits=splits,
-                           which="lower", options=opts)
-    lows, ups = cc.intermediate(chain, lo, hi, splits)
-    ref, _, _, _ = cc.output_bound(chain, lo, hi, C, lows, ups, splits)
-    assert torch.allclose(lb, ref, atol=1e-10)
+    C = torch.randn(2, 3, maps[-1][0].shape[0], generator=gen, dtype=DT)
+    res = propagate(net, Box(lo, hi), method="crown", C=C, splits=splits)
+    for b in range(2):
+        flat = [s[b].flatten() for s in splits]
+        pre, ref_lo, ref_hi = reference_crown(maps, lo[b].flatten(), hi[b].flatten(), C[b],
+                                              flat)
+        torch.testing.assert_close(res.lower[b], ref_lo, rtol=0, atol=1e-9)
+        torch.testing.assert_close(res.upper[b], ref_hi, rtol=0, atol=1e-9)
+        for (_, pl, pu), (rl, ru) in zip(res.pre_activation_bounds(), pre, strict=True):
+            torch.testing.assert_close(pl[b].flatten(), rl, rtol=0, atol=1e-9)
+            torch.testing.assert_close(pu[b].flatten(), ru, rtol=0, atol=1e-9)
 
 
 def test_split_arguments_are_checked() -> None:

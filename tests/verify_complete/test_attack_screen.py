@@ -11,8 +11,7 @@ from certkit.io import parse_vnnlib
 from certkit.io.onnx import OnnxNetwork, load_onnx
 from certkit.verify.complete import input_bab
 from certkit.verify.complete.attack import Screener, pgd_attack
-from certkit.verify.complete.bounders import ChainBounder
-from certkit.verify.complete.chain import extract_chain
+from certkit.verify.complete.bounders import BoxBounder
 from certkit.verify.complete.counterexample import Checker
 from certkit.verify.complete.deadline import Deadline
 from certkit.verify.complete.spec import RegionSpec
@@ -58,9 +57,7 @@ def test_the_corner_of_the_linear_bound_is_tried(tmp_path: Path) -> None:
     prop = parse_vnnlib(write_property(tmp_path / "p.vnnlib", lo, hi,
                                        [(np.ones((1, 1)), np.array([0.25]))]))
     spec = RegionSpec.from_region(prop.regions[0])
-    chain = extract_chain(net.module64, net.n_inputs)
-    assert chain is not None
-    bounder = ChainBounder(chain)
+    bounder = BoxBounder(net.module64, spec.lower, spec.upper)
     blo, bhi = spec.lower[None], spec.upper[None]
     lbm = bounder.lower(blo, bhi, spec.C) - spec.d
     alive = ~spec.proven(lbm + spec.d)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from certkit.verify.complete import chain_crown as cc
+from certkit.bounds.subdomains import SubdomainBounder
 from certkit.verify.complete.chain import _probe, extract_chain
 from certkit.verify.complete.conv_map import ConvMap
 
@@ -46,6 +46,8 @@ def _conv_net(seed: int) -> nn.Sequential:
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_conv_chain_bounds_equal_the_dense_chain(seed: int) -> None:
+    """The chain's module (convolutions kept) computes the network, and the bound engine
+    gives it the same bounds as the dense chain's module (every layer a matrix)."""
     net = _conv_net(seed)
     chain = extract_chain(net, 72)
     assert chain is not None and isinstance(chain.maps[0], ConvMap)
@@ -54,14 +56,19 @@ def test_conv_chain_bounds_equal_the_dense_chain(seed: int) -> None:
     gen = torch.Generator().manual_seed(seed)
     lo = torch.rand(1, 72, generator=gen, dtype=torch.float64)
     hi = lo + 0.3
-    C = torch.randn(4, 3, generator=gen, dtype=torch.float64)
-    got, want = (cc.intermediate(c, lo, hi) for c in (chain, dense))
-    for a, b in zip(got[0] + got[1], want[0] + want[1], strict=True):
-        assert torch.allclose(a, b, atol=1e-10)
-    lb_conv, _, _ = cc.optimized_bound(chain, lo, hi, C, *got, iterations=5)
-    lb_dense, _, _ = cc.optimized_bound(dense, lo, hi, C, *want, iterations=5)
-    assert torch.allclose(lb_conv, lb_dense, atol=1e-9)
     x = lo + (hi - lo) * torch.rand(3000, 72, generator=gen, dtype=torch.float64)
     with torch.no_grad():
-        y = net(x) @ C.T
-    assert bool((y >= lb_conv - 1e-9).all())
+        y = net(x)
+        assert torch.allclose(chain.module()(x), y, atol=1e-10)
+        assert torch.allclose(dense.module()(x), y, atol=1e-10)
+    C = torch.randn(4, 3, generator=gen, dtype=torch.float64)
+    conv_b = SubdomainBounder(chain.module(), lo, hi)
+    dense_b = SubdomainBounder(dense.module(), lo, hi)
+    got, want = conv_b.root_bounds(0), dense_b.root_bounds(0)
+    for (a, b), (c, d) in zip(got, want, strict=True):
+        assert torch.allclose(a, c, atol=1e-10) and torch.allclose(b, d, atol=1e-10)
+    zeros = [torch.zeros(1, s, dtype=torch.int8) for s in conv_b.sizes]
+    lb_conv = conv_b.bound(zeros, C, got, iterations=5).lower
+    lb_dense = dense_b.bound(zeros, C, want, iterations=5).lower
+    assert torch.allclose(lb_conv, lb_dense, atol=1e-9)
+    assert bool((y @ C.T >= lb_conv - 1e-9).all())

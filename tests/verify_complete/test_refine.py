@@ -7,14 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from vc_helpers import grid, make_instance, random_mlp
+from vc_helpers import chain_bounds, grid, make_instance, random_mlp
 
+from certkit.bounds.subdomains import SubdomainBounder
 from certkit.errors import CertkitError
 from certkit.io import parse_vnnlib
 from certkit.io.onnx import load_onnx
 from certkit.verify.complete import VerifyOptions
 from certkit.verify.complete.chain import Chain, extract_chain
-from certkit.verify.complete.chain_crown import intermediate
 from certkit.verify.complete.counterexample import Checker
 from certkit.verify.complete.deadline import Deadline
 from certkit.verify.complete.refine import refine_bounds
@@ -45,8 +45,9 @@ def _problem(seed: int, n_in: int, sizes: list[int]) -> tuple[Chain, torch.Tenso
 @pytest.mark.parametrize("seed", range(4))
 def test_refined_bounds_sound_and_never_looser(seed: int, relax: bool) -> None:
     chain, lo, hi = _problem(seed, 3, [8, 8, 8])
-    lows, ups = intermediate(chain, lo, hi)
-    l2, u2, stats = refine_bounds(chain, lo, hi, lows, ups, Deadline(30), relax=relax)
+    lows, ups = chain_bounds(chain, lo, hi)
+    bounder = SubdomainBounder(chain.module(), lo, hi)
+    l2, u2, stats = refine_bounds(chain, bounder, lows, ups, Deadline(30), relax=relax)
     x = lo + (hi - lo) * torch.rand(20000, 3, dtype=torch.float64,
                                     generator=torch.Generator().manual_seed(seed))
     for k, z in enumerate(_pre_activations(chain, x)):
@@ -61,8 +62,9 @@ def test_milp_refinement_is_exact_on_two_inputs(seed: int) -> None:
     """With time enough, the MILP bounds of the refined layers are the true extrema: a dense
     grid over the 2-D box comes within its resolution of every bound of an unstable neuron."""
     chain, lo, hi = _problem(10 + seed, 2, [6, 6])
-    lows, ups = intermediate(chain, lo, hi)
-    l2, u2, _ = refine_bounds(chain, lo, hi, lows, ups, Deadline(30), neuron_seconds=10.0)
+    lows, ups = chain_bounds(chain, lo, hi)
+    bounder = SubdomainBounder(chain.module(), lo, hi)
+    l2, u2, _ = refine_bounds(chain, bounder, lows, ups, Deadline(30), neuron_seconds=10.0)
     pts = torch.tensor(grid(lo[0].numpy(), hi[0].numpy(), 401))
     z = _pre_activations(chain, pts)[1]
     zmax, zmin = z.amax(0), z.amin(0)

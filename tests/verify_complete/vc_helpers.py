@@ -9,9 +9,9 @@ import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
+from certkit.bounds.subdomains import SubdomainBounder
 from certkit.io.onnx import load_onnx
 from certkit.verify.complete.chain import Chain, extract_chain
-from certkit.verify.complete.chain_crown import intermediate
 from certkit.verify.complete.milp import solve_milp
 
 
@@ -85,11 +85,19 @@ def grid(lo: np.ndarray, hi: np.ndarray, per_axis: int) -> np.ndarray:
     return np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(lo))
 
 
+def chain_bounds(chain: Chain, lo: torch.Tensor,
+                 hi: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """The bound engine's CROWN pre-activation bounds of every hidden layer over the box
+    ``lo``/``hi`` (1, n_in), each (1, n_k)."""
+    bounds = SubdomainBounder(chain.module(), lo, hi).root_bounds(0)
+    return [x for x, _ in bounds], [x for _, x in bounds]
+
+
 def optimum(chain: Chain, lo: np.ndarray, hi: np.ndarray, C: np.ndarray,
              d: np.ndarray) -> float:
     """The MILP's ``min_x max_i (C_i f(x) - d_i)`` over the box."""
     lo_t, hi_t = torch.tensor(lo)[None], torch.tensor(hi)[None]
-    lows, ups = intermediate(chain, lo_t, hi_t)
+    lows, ups = chain_bounds(chain, lo_t, hi_t)
     res = solve_milp(chain, lo_t[0], hi_t[0], torch.tensor(C), torch.tensor(d),
                      [x[0] for x in lows], [x[0] for x in ups], margin=float("inf"))
     assert np.isfinite(res.objective)

@@ -104,6 +104,8 @@ def _staged(ctx: Context, bounds: dict[int, Interval], start: int, idx: Tensor, 
             c = take_rows(c, both)
             bias = None if bias is None else bias.gather(1, both)
             slot, live = slot.gather(1, order), keep.gather(1, order)
+        else:  # decided rows travel on with the others but keep their bound, so that a
+            live = keep  # sample's bounds do not depend on the rest of its batch
     return res_lo, res_hi
 
 

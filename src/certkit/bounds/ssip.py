@@ -14,10 +14,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .backward import Context
+from .crown import _relax, _tighten
 from .domain import InputDomain
 from .forms import Forms
 from .graph import Graph
-from .relax import relu_relax
+from .relax import Relax, relu_relax
 from .result import Interval
 
 
@@ -100,3 +102,51 @@ def ssip_bounds(graph: Graph, domain: InputDomain, C: Tensor | None = None, whic
         return bounds, None
     out = [p[1] for p in parts]
     return bounds, (torch.cat([o[0] for o in out if o]), torch.cat([o[1] for o in out if o]))
+
+
+def symbolic_intermediate(graph: Graph, domain: InputDomain,
+                          given: dict[int, Interval] | None = None, *, budget: int = 1 << 25
+                          ) -> tuple[dict[int, Interval], dict[int, Relax]]:
+    """Bounds of every node for sets with few input variables: forward symbolic intervals
+    (the relaxations taken from the tightened bounds, ReluVal / Neurify style), intersected
+    with interval bounds and with ``given`` (bounds known to hold, e.g. those of a box a box
+    was split from), then CROWN back-substitution for the neurons still unstable.
+
+    A neuron the forward forms prove stable is stable, and for the others the back-
+    substituted bound is CROWN's, so the bounds are CROWN's on the neurons that matter for
+    a fraction of the cost once most neurons are stable (input splitting's small boxes).
+    Forms through at most one ReLU are CROWN's own, and are not back-substituted.
+    """
+    given = given or {}
+    pre = graph.pre_activations
+    uses: dict[int, int] = {}
+    for node in graph.nodes[1 : graph.output + 1]:
+        for j in node.inputs:
+            uses[j] = uses.get(j, 0) + 1
+    forms: dict[int, Forms] = {0: Forms.identity(domain.lower)}
+    bounds: dict[int, Interval] = {0: (domain.lower, domain.upper)}
+    relax: dict[int, Relax] = {}
+    depth = {0: 0}  # ReLUs on the longest path from the input
+    ctx = Context(graph, domain, relax)
+    for node in graph.nodes[1 : graph.output + 1]:
+        assert node.op is not None
+        i, first = node.index, node.inputs[0]
+        depth[i] = max(depth[j] for j in node.inputs) + (node.op.kind == "relu")
+        if node.op.kind == "relu":
+            relax[i] = _relax(domain, bounds, first)
+        f = node.op.forward_linear(*(forms[j] for j in node.inputs), relax=relax.get(i))
+        for j in node.inputs:
+            uses[j] -= 1
+            if uses[j] == 0 and j != 0:
+                del forms[j]
+        forms[i] = f
+        lo, hi = node.op.interval(*(bounds[j] for j in node.inputs))
+        if i in pre:
+            lo = torch.maximum(lo, domain.forms_bounds(f.wl, lower=True) + f.bl)
+            hi = torch.minimum(hi, domain.forms_bounds(f.wu, lower=False) + f.bu)
+        if i in given:
+            lo, hi = torch.maximum(lo, given[i][0]), torch.minimum(hi, given[i][1])
+        if i in pre and depth[i] >= 2:
+            lo, hi = _tighten(ctx, bounds, i, lo, hi, (lo < 0) & (hi > 0), budget, early=True)
+        bounds[i] = domain.clamp(i, lo, hi)
+    return bounds, relax

@@ -35,6 +35,7 @@ from .domain import InputDomain
 from .graph import build_graph
 from .relax import Relax
 from .result import BoundOptions, Interval
+from .ssip import symbolic_intermediate
 
 # a warm start: per ReLU, lower slopes and split multipliers, each (N, m, n_k)
 State = tuple[list[Tensor], list[Tensor]]
@@ -73,26 +74,41 @@ class SubdomainBounder:
         self.sizes = [self.graph.nodes[p].numel for p in self.pre]
         self.options = options or BoundOptions(alpha_lr=0.1, alpha_lr_decay=1.0)
 
-    def root_bounds(self, iterations: int = 20, stop: Callable[[], bool] | None = None
-                    ) -> list[Interval]:
-        """The ReLU inputs' bounds over the box (per ReLU, each (1, n_k)): CROWN for every
-        neuron, intersected with interval bounds, then :meth:`optimise`."""
-        domain = InputDomain(self.lower, self.upper)
+    def root_bounds(self, iterations: int = 20, stop: Callable[[], bool] | None = None,
+                    box: Interval | None = None) -> list[Interval]:
+        """The ReLU inputs' bounds over the box (or over ``box``, a box inside it, (1, *shape)
+        each), per ReLU (1, n_k): CROWN for every neuron, intersected with interval bounds,
+        then :meth:`optimise`."""
+        domain = InputDomain(*(box or (self.lower, self.upper)))
         with torch.no_grad():
             bounds, _ = linear_intermediate(self.graph, domain, full=True,
                                             budget=self.options.chunk_elements)
-        return self.optimise(self._flat(bounds), iterations, stop)
+        return self.optimise(self._flat(bounds), iterations, stop, box)
 
     def optimise(self, given: list[Interval], iterations: int = 20,
-                 stop: Callable[[], bool] | None = None) -> list[Interval]:
-        """``given`` (per ReLU, each (1, n_k), valid on the box) tightened by alpha-CROWN
-        for the unstable neurons (:func:`~certkit.bounds.alpha.alpha_intermediate`)."""
-        known = {p: (lo.view(1, *shape), hi.view(1, *shape))
-                 for p, (lo, hi), shape in zip(self.pre, given, self.shapes, strict=True)}
+                 stop: Callable[[], bool] | None = None,
+                 box: Interval | None = None) -> list[Interval]:
+        """``given`` (per ReLU, each (1, n_k), valid on the box or ``box``) tightened by
+        alpha-CROWN for the unstable neurons (:func:`~certkit.bounds.alpha.alpha_intermediate`)."""
+        if iterations <= 0:
+            return given
         opts = replace(self.options, alpha_iterations=iterations)
-        out = alpha_intermediate(self.graph, InputDomain(self.lower, self.upper), known, opts,
-                                 stop)
-        return self._flat(out)
+        domain = InputDomain(*(box or (self.lower, self.upper)))
+        return self._flat(alpha_intermediate(self.graph, domain, self._nodes(given, 1), opts,
+                                             stop))
+
+    def recompute(self, given: list[Interval], after: int) -> list[Interval]:
+        """``given`` (valid on the box), with the ReLU inputs after ReLU ``after`` recomputed
+        from the others (interval bounds intersected with the given ones, CROWN for the
+        neurons still unstable)."""
+        n = given[0][0].shape[0]
+        domain = InputDomain(self.lower.expand(n, *self.lower.shape[1:]),
+                             self.upper.expand(n, *self.upper.shape[1:]))
+        with torch.no_grad():
+            bounds, _ = linear_intermediate(self.graph, domain, given=self._nodes(given, n),
+                                            fixed=set(self.pre[:after + 1]),
+                                            budget=self.options.chunk_elements)
+        return self._flat(bounds)
 
     def _flat(self, bounds: dict[int, Interval]) -> list[Interval]:
         n = bounds[self.pre[0]][0].shape[0]
@@ -115,13 +131,39 @@ class SubdomainBounder:
         that ReLU (index into the ReLUs) under the splits; ``init``: the warm start."""
         n = splits[0].shape[0]
         domain = self.domain(splits)
-        known = {p: (lo.expand(n, -1).view(n, *shape), hi.expand(n, -1).view(n, *shape))
-                 for p, (lo, hi), shape in zip(self.pre, given, self.shapes, strict=True)}
         fixed = set(self.pre if refresh_from is None else self.pre[:refresh_from + 1])
         with torch.no_grad():
-            bounds, relax = linear_intermediate(self.graph, domain, given=known, fixed=fixed,
+            bounds, relax = linear_intermediate(self.graph, domain, given=self._nodes(given, n),
+                                                fixed=fixed,
                                                 budget=self.options.chunk_elements)
-        m = C.shape[0]
+        return self._output(domain, bounds, relax, C, iterations, init)
+
+    def boxes(self, lower: Tensor, upper: Tensor, C: Tensor,
+              given: list[Interval] | None = None, *, iterations: int = 0) -> SubdomainBounds:
+        """Lower bounds of ``C y`` on N boxes ``lower``/``upper`` (N, *shape) inside the
+        box (input splitting), with the intermediate bounds of
+        :func:`~certkit.bounds.ssip.symbolic_intermediate` (forward symbolic intervals, then
+        CROWN for the neurons left unstable: for networks with few inputs) intersected with
+        ``given`` (per ReLU, (N, n_k), e.g. those of the boxes these were split from), and
+        alpha-CROWN on the output rows for ``iterations`` steps."""
+        n = lower.shape[0]
+        domain = InputDomain(lower, upper)
+        with torch.no_grad():
+            bounds, relax = symbolic_intermediate(
+                self.graph, domain, None if given is None else self._nodes(given, n),
+                budget=self.options.chunk_elements)
+        return self._output(domain, bounds, relax, C, iterations, None)
+
+    def _nodes(self, given: list[Interval], n: int) -> dict[int, Interval]:
+        """Per-ReLU flat bounds as the engine's node bounds (N, *shape)."""
+        return {p: (lo.expand(n, -1).view(n, *shape), hi.expand(n, -1).view(n, *shape))
+                for p, (lo, hi), shape in zip(self.pre, given, self.shapes, strict=True)}
+
+    def _output(self, domain: InputDomain, bounds: dict[int, Interval],
+                relax: dict[int, Relax], C: Tensor, iterations: int,
+                init: State | None) -> SubdomainBounds:
+        """beta-CROWN on the rows ``C`` from the intermediate bounds, and the result."""
+        n, m = domain.batch_size, C.shape[0]
         rows = C.to(self.lower.dtype).reshape(1, m, *self.graph.nodes[self.graph.output].shape)
         rows = rows.expand(n, *rows.shape[1:])
         alphas, betas = self._packed(relax, m, init)

@@ -14,8 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from ...bounds import BoundOptions, compute_bounds
-from .chain import Chain
-from .chain_crown import forward_intermediate, optimized_bound, output_bound
+from ...bounds.subdomains import SubdomainBounder
 
 
 class Bounder(Protocol):
@@ -61,23 +60,26 @@ CHUNK = 192  # boxes per bound call: larger batches fall out of the CPU caches (
 # 640 boxes at once cost 1.5x the time per box of 160)
 
 
-class ChainBounder:
-    """CROWN (optionally alpha-CROWN on the output rows) on a :class:`~.chain.Chain`.
+class BoxBounder:
+    """The bound engine's input-splitting step on ``model`` (float64) over sub-boxes of
+    ``[lower, upper]`` (1-D): :meth:`~certkit.bounds.subdomains.SubdomainBounder.boxes`,
+    forward symbolic intervals then CROWN for the neurons they leave unstable (made for the
+    few inputs of input splitting), alpha-CROWN on the output rows for
+    ``alpha_iterations`` steps.
 
-    Intermediate bounds come forward in the inputs, with back-substitution for the neurons
-    left unstable (:func:`~.chain_crown.forward_intermediate`; made for the few inputs of
-    input splitting). ``coefficients`` holds the input coefficients of
-    the last bounds (N, m, n_in), which branching heuristics use, ``unstable_counts`` how
-    many neurons each box leaves unstable (N,), which decides when the MILP takes over,
-    ``intermediate`` the boxes' pre-activation bounds, every hidden layer side by side
-    (lower and upper, each (N, total hidden)): passed back as ``prior`` for boxes split
-    from these, they are intersected in and spare the back-substitution of the neurons
-    they already decide.
+    ``coefficients`` holds the input coefficients of the last bounds (N, m, n_in), which
+    branching heuristics use, ``unstable_counts`` how many neurons each box leaves unstable
+    (N,), which decides when the MILP takes over, ``intermediate`` the boxes' ReLU input
+    bounds, every ReLU side by side (lower and upper, each (N, total)): passed back as
+    ``prior`` for boxes split from these, they are intersected in and spare the
+    back-substitution of the neurons they already decide.
     """
 
-    def __init__(self, chain: Chain, alpha_iterations: int = 0) -> None:
-        self.chain, self.alpha_iterations = chain, alpha_iterations
-        self.name = "chain:" + ("alpha-crown" if alpha_iterations else "crown")
+    def __init__(self, model: nn.Module, lower: Tensor, upper: Tensor,
+                 alpha_iterations: int = 0) -> None:
+        self.engine = SubdomainBounder(model, lower[None], upper[None])
+        self.alpha_iterations = alpha_iterations
+        self.name = "engine:symbolic+" + ("alpha-crown" if alpha_iterations else "crown")
         self.coefficients: Tensor | None = None
         self.unstable_counts: Tensor | None = None
         self.intermediate: tuple[Tensor, Tensor] | None = None
@@ -94,16 +96,11 @@ class ChainBounder:
 
     def _lower(self, lower: Tensor, upper: Tensor, C: Tensor,
                prior: tuple[Tensor, Tensor] | None) -> tuple[Tensor, ...]:
-        sizes = self.chain.hidden
-        known = None if prior is None else (list(torch.split(prior[0], sizes, dim=1)),
-                                             list(torch.split(prior[1], sizes, dim=1)))
-        with torch.no_grad():
-            lows, ups = forward_intermediate(self.chain, lower, upper, known)
-        counts = sum(((lo < 0) & (up > 0)).sum(dim=1) for lo, up in zip(lows, ups, strict=True))
-        if self.alpha_iterations:
-            lb, lam, _ = optimized_bound(self.chain, lower, upper, C, lows, ups,
-                                         iterations=self.alpha_iterations)
-        else:
-            with torch.no_grad():
-                lb, lam, _, _ = output_bound(self.chain, lower, upper, C, lows, ups)
-        return lb, lam, torch.cat(lows, 1), torch.cat(ups, 1), counts
+        sizes = self.engine.sizes
+        given = None if prior is None else list(zip(torch.split(prior[0], sizes, dim=1),
+                                                    torch.split(prior[1], sizes, dim=1),
+                                                    strict=True))
+        res = self.engine.boxes(lower, upper, C, given, iterations=self.alpha_iterations)
+        counts = sum(u.sum(dim=1) for u in res.unstable)
+        return (res.lower, res.input_rows, torch.cat([lo for lo, _ in res.pre_bounds], 1),
+                torch.cat([hi for _, hi in res.pre_bounds], 1), counts)

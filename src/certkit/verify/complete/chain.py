@@ -86,6 +86,32 @@ class Chain:
                 x = torch.relu(x)
         return x
 
+    def module(self) -> nn.Module:
+        """The chain as a float64 ``nn.Sequential`` on flat inputs (for the bound engine):
+        ``Linear`` layers, and for a kept convolution ``Unflatten``, ``Conv2d``, ``Flatten``
+        and the offset as a constant shift."""
+        layers: list[nn.Module] = []
+        for k, b in enumerate(self.biases):
+            m = self.maps[k]
+            if isinstance(m, ConvMap):
+                conv = nn.Conv2d(m.in_shape[0], m.out_shape[0], tuple(m.weight.shape[2:]),
+                                 stride=m.stride, padding=m.padding, dilation=m.dilation,
+                                 bias=False).double()
+                conv.weight.data.copy_(m.weight)
+                layers += [nn.Unflatten(1, m.in_shape), conv, nn.Flatten(),
+                           ConstAffine(None, b.clone())]
+            else:
+                lin = nn.Linear(m.shape[1], m.shape[0]).double()
+                lin.weight.data.copy_(m)
+                lin.bias.data.copy_(b)
+                layers.append(lin)
+            if k < len(self.biases) - 1:
+                layers.append(nn.ReLU())
+        net = nn.Sequential(*layers).eval()
+        for p in net.parameters():
+            p.requires_grad_(False)
+        return net
+
     def pre_activations(self, x: Tensor) -> list[Tensor]:
         """Every hidden layer's pre-activation values at ``x`` (B, n_in)."""
         out = []

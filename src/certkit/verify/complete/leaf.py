@@ -20,8 +20,8 @@ import time
 import torch
 from torch import Tensor
 
+from ...bounds.subdomains import SubdomainBounder
 from .chain import Chain
-from .chain_crown import intermediate
 from .counterexample import Checker
 from .deadline import Deadline
 from .milp import solve_milp
@@ -36,8 +36,11 @@ class MilpLeaf:
 
     def __init__(self, chain: Chain, spec: RegionSpec, checker: Checker, deadline: Deadline,
                  max_unstable: int = 32, time_limit: float = 2.0,
-                 ramp_seconds: float = 0.0) -> None:
+                 ramp_seconds: float = 0.0, bounder: SubdomainBounder | None = None) -> None:
+        """``bounder``: the bound engine on the network (default: on ``chain.module()``)."""
         self.chain, self.spec, self.checker, self.deadline = chain, spec, checker, deadline
+        self.bounder = bounder or SubdomainBounder(chain.module(), spec.lower[None],
+                                                   spec.upper[None])
         self.max_unstable, self.time_limit = max_unstable, time_limit
         self.ramp_seconds = ramp_seconds
         self.started = time.monotonic()
@@ -54,8 +57,8 @@ class MilpLeaf:
     def __call__(self, lo: Tensor, hi: Tensor,
                  alive: Tensor) -> tuple[Tensor, Counterexample | None]:
         """The groups still open on the box ``[lo, hi]`` (1-D), or a counterexample."""
-        with torch.no_grad():
-            lows, ups = intermediate(self.chain, lo[None], hi[None])
+        bounds = self.bounder.root_bounds(0, box=(lo[None], hi[None]))
+        lows, ups = [x for x, _ in bounds], [x for _, x in bounds]
         alive = alive.clone()
         for g in torch.nonzero(alive).flatten().tolist():
             if self.deadline.expired():

@@ -3,7 +3,7 @@
 For one group of output rows the program minimises ``t`` subject to ``C_i y - d_i <= t``:
 the group is unsafe somewhere in the box iff the optimum is <= 0. Inputs lie in the box;
 every hidden neuron gets its pre-activation ``z`` (an equality row); with bounds
-``l <= z <= u`` (CROWN's, from :mod:`.chain_crown`) a stable neuron is exact (``a = z`` or
+``l <= z <= u`` (CROWN's, from the bound engine) a stable neuron is exact (``a = z`` or
 ``a = 0``) and an unstable one gets the big-M encoding with a binary ``delta``:
 ``a >= z, a >= 0, a <= z - l (1 - delta), a <= u delta`` (Tjeng et al. 2019). Split
 constraints of branch and bound fix neurons to a side (``z >= 0`` / ``z <= 0``); with

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import chain_crown as cc
+from ...bounds.subdomains import SubdomainBounder
 from .chain import Chain
 from .deadline import Deadline
 from .milp import encode_layers, to_highs
@@ -60,11 +60,12 @@ def _optimum(h: Any, cols: np.ndarray, w: np.ndarray, bias: float, sense: float,
     return value + SLACK * (1.0 + abs(value))
 
 
-def refine_bounds(chain: Chain, lo: Tensor, hi: Tensor, lows: list[Tensor],
+def refine_bounds(chain: Chain, bounder: SubdomainBounder, lows: list[Tensor],
                   ups: list[Tensor], deadline: Deadline, *, neuron_seconds: float = 1.0,
                   layers: int | None = None, relax: bool = False
                   ) -> tuple[list[Tensor], list[Tensor], RefineStats]:
-    """Refined pre-activation bounds (each (1, n_k)) of one box ``lo``/``hi`` (1, n_in).
+    """Refined pre-activation bounds (each (1, n_k)) of the box of ``bounder`` (the same
+    network as ``chain``), which recomputes the layers after the refined ones.
 
     ``layers``: how many hidden layers to refine by MILP (default: all but the first,
     whose bounds are exact already); ``relax``: the LP relaxation instead of the MILP.
@@ -75,7 +76,8 @@ def refine_bounds(chain: Chain, lo: Tensor, hi: Tensor, lows: list[Tensor],
     last = n - 1 if layers is None else min(n - 1, layers)
     stats = RefineStats(unstable_before=[int(((a < 0) & (b > 0)).sum())
                                          for a, b in zip(lows, ups, strict=True)])
-    lo_, hi_ = lo[0].double().numpy(), hi[0].double().numpy()
+    lo_ = bounder.lower.reshape(-1).double().numpy()
+    hi_ = bounder.upper.reshape(-1).double().numpy()
     done = 0
     for k in range(1, last + 1):
         if deadline.expired():
@@ -112,9 +114,8 @@ def refine_bounds(chain: Chain, lo: Tensor, hi: Tensor, lows: list[Tensor],
         ups[k] = torch.minimum(ups[k], torch.from_numpy(zu)[None].to(ups[k].dtype))
         done = k
     if done and done < n - 1:  # later layers from the refined ones
-        zeros = [torch.zeros_like(x, dtype=torch.int8) for x in lows]
-        with torch.no_grad():
-            lows, ups = cc.refresh(chain, lo, hi, lows, ups, zeros, done)
+        out = bounder.recompute(list(zip(lows, ups, strict=True)), done)
+        lows, ups = [x for x, _ in out], [x for _, x in out]
     stats.unstable_after = [int(((a < 0) & (b > 0)).sum()) for a, b in zip(lows, ups,
                                                                             strict=True)]
     return lows, ups, stats

@@ -1,12 +1,13 @@
 """Branch and bound by ReLU splitting, for networks with many inputs (mnist_fc has 784).
 
-The root gets CROWN bounds for every hidden neuron over the box, tightened by alpha-CROWN
-per neuron (:func:`~.chain_crown.optimized_intermediate`); they are shared by the groups
-(disjuncts) of the region, which are searched one at a time. A subdomain is a set of split
-decisions (neuron ``z >= 0`` or ``z <= 0``), bounded by alpha-beta-CROWN
-(:func:`~.chain_crown.optimized_bound`) with the root's intermediate bounds clamped by its
-splits (with ``refresh``, the default past two hidden layers of at most
-``REFRESH_NEURONS`` neurons: recomputed under the splits, tighter and dearer). A child
+Every bound comes from the bound engine (:class:`~certkit.bounds.subdomains.
+SubdomainBounder`). The root gets CROWN bounds for every hidden neuron over the box,
+tightened by alpha-CROWN per neuron; they are shared by the groups (disjuncts) of the
+region, which are searched one at a time. A subdomain is a set of split decisions (neuron
+``z >= 0`` or ``z <= 0``), bounded by alpha-beta-CROWN warm-started from its parent, with
+the root's intermediate bounds clamped by its splits (with ``refresh``, the default past
+two hidden layers of at most ``REFRESH_NEURONS`` neurons: recomputed under the splits,
+tighter and dearer). A child
 keeps its parent's bound where that is better (it lies in the parent's subdomain).
 
 Each round pops a batch of open subdomains (depth first), splits each at the neuron with
@@ -300,8 +301,7 @@ def relu_bab(chain: Chain, model: nn.Module, spec: RegionSpec, checker: Checker,
                 return found
             if not groups:
                 return BabOutcome(status, stats=stats)
-            lo, hi = spec.lower[None], spec.upper[None]
-            lows, ups, rs = refine_bounds(chain, lo, hi, *bounds, deadline.fraction(
+            lows, ups, rs = refine_bounds(chain, bounder, *bounds, deadline.fraction(
                 refine_share), neuron_seconds=neuron_seconds)
             tight = bounder.optimise(list(zip(lows, ups, strict=True)), root_iterations,
                                      stop=deadline.expired)

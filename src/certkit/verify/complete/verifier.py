@@ -19,13 +19,13 @@ from dataclasses import dataclass
 import torch
 
 from ...bounds import get_method
+from ...bounds.subdomains import SubdomainBounder
 from ...errors import CertkitError
 from ...io.onnx import OnnxNetwork
 from ...io.vnnlib import VnnProperty
 from .attack import Screener, pgd_attack
-from .bounders import Bounder, ChainBounder, EngineBounder
+from .bounders import Bounder, BoxBounder, EngineBounder
 from .chain import Chain, extract_chain
-from .chain_crown import intermediate
 from .counterexample import Checker
 from .deadline import Deadline
 from .input_bab import BabOutcome, input_bab, merge_stats
@@ -106,10 +106,10 @@ def _attack_all(net: OnnxNetwork, specs: list[RegionSpec], checker: Checker,
     return None
 
 
-def _milp(chain: Chain, spec: RegionSpec, checker: Checker, deadline: Deadline) -> BabOutcome:
-    lo, hi = spec.lower[None], spec.upper[None]
-    with torch.no_grad():
-        lows, ups = intermediate(chain, lo, hi)
+def _milp(net: OnnxNetwork, chain: Chain, spec: RegionSpec, checker: Checker,
+          deadline: Deadline) -> BabOutcome:
+    bounds = SubdomainBounder(net.module64, spec.lower[None], spec.upper[None]).root_bounds(0)
+    lows, ups = [x for x, _ in bounds], [x for _, x in bounds]
     status = "unsat"
     for g in range(spec.n_groups):
         rows = torch.nonzero(spec.group == g).flatten()
@@ -138,7 +138,7 @@ def _prove(net: OnnxNetwork, spec: RegionSpec, chain: Chain | None, checker: Che
                            "this network is not one (use --strategy input)")
     if strategy == "milp":
         assert chain is not None
-        return "milp", _milp(chain, spec, checker, deadline)
+        return "milp", _milp(net, chain, spec, checker, deadline)
     if strategy == "relu":
         assert chain is not None
         return "relu-bab", relu_bab(chain, net.module64, spec, checker, deadline,
@@ -149,10 +149,13 @@ def _prove(net: OnnxNetwork, spec: RegionSpec, chain: Chain | None, checker: Che
     screener = (Screener(net.module, spec, checker, opts.screen_chunk, opts.seed + 1)
                 if opts.screen_chunk > 0 else None)
     if chain is not None and opts.bounder != "engine":
-        bounder: Bounder = ChainBounder(chain, opts.alpha_iterations)
+        bounder: Bounder = BoxBounder(net.module64, spec.lower, spec.upper,
+                                      opts.alpha_iterations)
         if opts.leaf_unstable > 0:
             leaf = MilpLeaf(chain, spec, checker, deadline, opts.leaf_unstable,
-                            time_limit=opts.leaf_seconds, ramp_seconds=opts.leaf_ramp)
+                            time_limit=opts.leaf_seconds, ramp_seconds=opts.leaf_ramp,
+                            bounder=SubdomainBounder(net.module64, spec.lower[None],
+                                                     spec.upper[None]))
     else:
         bounder = EngineBounder(net.module64, opts.method)
     return "input-bab", input_bab(net.module64, spec, bounder, checker, deadline,

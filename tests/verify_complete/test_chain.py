@@ -1,4 +1,5 @@
-"""The dense chain form and its CROWN / alpha-beta-CROWN bounds with ReLU splits are sound."""
+"""The dense chain form (MILP and module), and the bound engine's input-splitting step on it:
+forward symbolic intervals with back-substitution (``symbolic_intermediate``), batched."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
+from vc_helpers import chain_bounds
 
-from certkit.bounds import compute_bounds
+from certkit.bounds.subdomains import SubdomainBounder
 from certkit.io.onnx_modules import ConstAffine
 from certkit.verify.complete import bounders
-from certkit.verify.complete import chain_crown as cc
 from certkit.verify.complete.chain import Chain, extract_chain
 
 
@@ -34,6 +35,20 @@ def _three_input_chain(seed: int, width: int, depth: int) -> tuple[Chain, torch.
     return chain, torch.Generator().manual_seed(seed)
 
 
+def _symbolic(chain: Chain, lo: torch.Tensor, hi: torch.Tensor,
+              prior: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None,
+              box: tuple[torch.Tensor, torch.Tensor] | None = None
+              ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """The engine's symbolic intermediate bounds of boxes ``lo``/``hi`` (N, n_in) (inside
+    ``box``, default: the boxes' hull), each (N, n_k)."""
+    box = box or (lo.amin(0, keepdim=True), hi.amax(0, keepdim=True))
+    engine = SubdomainBounder(chain.module(), *box)
+    given = None if prior is None else list(zip(*prior, strict=True))
+    C = torch.zeros(1, chain.biases[-1].shape[0], dtype=lo.dtype)
+    res = engine.boxes(lo, hi, C, given)
+    return [a for a, _ in res.pre_bounds], [b for _, b in res.pre_bounds]
+
+
 def _net(seed: int, sizes: list[int]) -> nn.Sequential:
     torch.manual_seed(seed)
     layers: list[nn.Module] = [ConstAffine(torch.rand(sizes[0]) + 0.5, torch.randn(sizes[0]))]
@@ -54,41 +69,6 @@ def test_chain_matches_module_and_rejects_nonchains() -> None:
 
 
 @settings(max_examples=20, deadline=None, derandomize=True)
-@given(seed=st.integers(0, 10_000), width=st.integers(2, 6), depth=st.integers(1, 3),
-       n_split=st.integers(0, 4))
-def test_split_bounds_are_sound(seed: int, width: int, depth: int, n_split: int) -> None:
-    net = _net(seed, [2] + [width] * depth + [3])
-    chain = extract_chain(net, 2)
-    assert chain is not None
-    gen = torch.Generator().manual_seed(seed)
-    lo = torch.rand(1, 2, generator=gen, dtype=torch.float64) - 1
-    hi = lo + torch.rand(1, 2, generator=gen, dtype=torch.float64) + 0.1
-    lows, ups = cc.intermediate(chain, lo, hi)
-    splits = [torch.zeros(1, n, dtype=torch.int8) for n in chain.hidden]
-    for _ in range(n_split):
-        k = int(torch.randint(len(splits), (1,), generator=gen))
-        i = int(torch.randint(chain.hidden[k], (1,), generator=gen))
-        splits[k][0, i] = 1 if bool(torch.rand(1, generator=gen) < 0.5) else -1
-    C = torch.randn(4, 3, generator=gen, dtype=torch.float64)
-    lb, _, _, _ = cc.output_bound(chain, lo, hi, C, lows, ups, splits)
-    lb_opt, _, _ = cc.optimized_bound(chain, lo, hi, C, lows, ups, splits, iterations=15)
-    assert bool((lb_opt >= lb - 1e-12).all())
-    x = lo + (hi - lo) * torch.rand(4000, 2, generator=gen, dtype=torch.float64)
-    keep = torch.ones(x.shape[0], dtype=torch.bool)
-    for z, s in zip(chain.pre_activations(x), splits, strict=True):
-        keep &= ((s == 0) | ((s > 0) & (z >= 0)) | ((s < 0) & (z <= 0))).all(dim=1)
-    vals = chain.forward(x[keep]) @ C.T
-    if vals.shape[0]:
-        assert bool((vals >= lb_opt - 1e-9).all())
-    if n_split == 0:  # without splits: as sound as, and comparable to, the engine's CROWN
-        eng, _ = compute_bounds(net, lo, hi, method="crown", C=C[None])
-        assert bool((vals >= eng - 1e-9).all())
-        for k in range(len(chain.hidden)):  # intermediate bounds contain the pre-activations
-            z = chain.pre_activations(x)[k]
-            assert bool((z >= lows[k] - 1e-9).all() and (z <= ups[k] + 1e-9).all())
-
-
-@settings(max_examples=20, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 10_000), width=st.integers(2, 8), depth=st.integers(1, 4),
        scale=st.floats(0.01, 2.0))
 def test_forward_intermediate_is_sound_and_inside_interval_bounds(seed: int, width: int,
@@ -99,7 +79,7 @@ def test_forward_intermediate_is_sound_and_inside_interval_bounds(seed: int, wid
     chain, gen = _three_input_chain(seed, width, depth)
     lo = torch.rand(5, 3, generator=gen, dtype=torch.float64) - 0.5
     hi = lo + scale * torch.rand(5, 3, generator=gen, dtype=torch.float64)
-    lows, ups = cc.forward_intermediate(chain, lo, hi)
+    lows, ups = _symbolic(chain, lo, hi)
     x = lo + (hi - lo) * torch.rand(3000, 5, 3, generator=gen, dtype=torch.float64)
     for z, low, up in zip(chain.pre_activations(x.reshape(-1, 3)), lows, ups, strict=True):
         z = z.reshape(3000, 5, -1)
@@ -123,14 +103,14 @@ def test_forward_intermediate_with_the_parents_bounds(seed: int, width: int, dep
     chain, gen = _three_input_chain(seed, width, depth)
     lo = torch.rand(1, 3, generator=gen, dtype=torch.float64) - 0.5
     hi = lo + torch.rand(1, 3, generator=gen, dtype=torch.float64) + 0.1
-    parent = cc.forward_intermediate(chain, lo, hi)
-    full = cc.intermediate(chain, lo, hi)
+    parent = _symbolic(chain, lo, hi)
+    full = chain_bounds(chain, lo, hi)
     assert parent[0][1].allclose(full[0][1]) and parent[1][1].allclose(full[1][1])
     a = lo + (hi - lo) * torch.rand(4, 3, generator=gen, dtype=torch.float64)
     b = lo + (hi - lo) * torch.rand(4, 3, generator=gen, dtype=torch.float64)
     slo, shi = torch.minimum(a, b), torch.maximum(a, b)  # sub-boxes of the parent
     prior = ([x.expand(4, -1) for x in parent[0]], [x.expand(4, -1) for x in parent[1]])
-    lows, ups = cc.forward_intermediate(chain, slo, shi, prior)
+    lows, ups = _symbolic(chain, slo, shi, prior, box=(lo, hi))
     x = slo + (shi - slo) * torch.rand(2000, 4, 3, generator=gen, dtype=torch.float64)
     zs = chain.pre_activations(x.reshape(-1, 3))
     for k, z in enumerate(zs):
@@ -150,20 +130,22 @@ def test_a_batch_of_boxes_is_bounded_as_each_box_alone(seed: int) -> None:
     lo = torch.rand(n, 3, generator=gen, dtype=torch.float64) - 0.5
     width = torch.logspace(-3, 0.5, n, dtype=torch.float64)[torch.randperm(n, generator=gen)]
     hi = lo + width[:, None] * torch.rand(n, 3, generator=gen, dtype=torch.float64)
-    lows, ups = cc.forward_intermediate(chain, lo[:60], hi[:60])
+    box = (lo.amin(0, keepdim=True), hi.amax(0, keepdim=True))
+    lows, ups = _symbolic(chain, lo[:60], hi[:60], box=box)
     counts = sum(((a < 0) & (b > 0)).sum(1) for a, b in zip(lows, ups, strict=True))
     assert int(counts.min()) < int(counts.max())  # really mixed
     for i in range(60):
-        one = cc.forward_intermediate(chain, lo[i:i + 1], hi[i:i + 1])
+        one = _symbolic(chain, lo[i:i + 1], hi[i:i + 1], box=box)
         for a, b in zip(lows + ups, one[0] + one[1], strict=True):
             assert torch.allclose(a[i:i + 1], b, rtol=1e-12, atol=1e-12)
     C = torch.tensor([[1.0, -1.0], [0.0, 1.0]], dtype=torch.float64)
-    bounder = bounders.ChainBounder(chain)
+    module = chain.module()
+    bounder = bounders.BoxBounder(module, box[0][0], box[1][0])
     lb = bounder.lower(lo, hi, C)
     assert lb.shape == (n, 2) and bounder.coefficients is not None
     assert bounder.intermediate is not None and bounder.intermediate[0].shape[0] == n
     for i in (0, bounders.CHUNK - 1, bounders.CHUNK, n - 1):
-        alone = bounders.ChainBounder(chain)
+        alone = bounders.BoxBounder(module, box[0][0], box[1][0])
         assert torch.allclose(alone.lower(lo[i:i + 1], hi[i:i + 1], C), lb[i:i + 1],
                               rtol=1e-12, atol=1e-12)
         assert torch.allclose(alone.coefficients, bounder.coefficients[i:i + 1])
@@ -180,7 +162,7 @@ def test_compact_milp_has_the_layered_optimum(seed: int, width: int, depth: int,
     from certkit.verify.complete import milp
 
     net, chain, gen, lo, hi = _box_problem(seed, width, depth)
-    lows, ups = cc.intermediate(chain, lo[None], hi[None])
+    lows, ups = chain_bounds(chain, lo[None], hi[None])
     splits = [torch.zeros(n, dtype=torch.int8) for n in chain.hidden]
     for _ in range(n_split):
         k = int(torch.randint(len(splits), (1,), generator=gen))
@@ -205,7 +187,7 @@ def test_milp_decides_against_the_margin(seed: int, width: int, depth: int) -> N
 
     net, chain, gen, lo, hi = _box_problem(seed, width, depth)
     C = torch.randn(2, 3, generator=gen, dtype=torch.float64)
-    lows, ups = cc.intermediate(chain, lo[None], hi[None])
+    lows, ups = chain_bounds(chain, lo[None], hi[None])
     grid = torch.stack(torch.meshgrid(*[torch.linspace(float(a), float(b), 201, dtype=lo.dtype)
                                         for a, b in zip(lo, hi, strict=True)],
                                       indexing="ij"), -1).reshape(-1, 2)
@@ -229,39 +211,3 @@ def test_milp_decides_against_the_margin(seed: int, width: int, depth: int) -> N
         with torch.no_grad():
             y = net(torch.tensor(below.x)[None])
         assert float((y @ C.T - (d + 1.0)).amax()) <= 1e-6
-
-
-@settings(max_examples=15, deadline=None, derandomize=True)
-@given(seed=st.integers(0, 10_000), width=st.integers(2, 6), depth=st.integers(1, 3))
-def test_warm_started_beta_bounds_are_sound_and_no_looser(seed: int, width: int,
-                                                          depth: int) -> None:
-    """Splits at every layer; children start from the parent's optimised alphas and betas
-    (beta-CROWN's warm start): still sound on sampled points that satisfy the splits, and
-    never looser than CROWN or than the same subdomain without beta."""
-    net, chain, gen, lo, hi = _box_problem(seed, width, depth)
-    lo, hi = lo[None], hi[None]
-    lows, ups = cc.intermediate(chain, lo, hi)
-    splits = [torch.zeros(1, n, dtype=torch.int8) for n in chain.hidden]
-    for k in range(len(splits)):  # one split neuron in every hidden layer
-        i = int(torch.randint(chain.hidden[k], (1,), generator=gen))
-        splits[k][0, i] = 1 if bool(torch.rand(1, generator=gen) < 0.5) else -1
-    C = torch.randn(3, 3, generator=gen, dtype=torch.float64)
-    keep: list[tuple[torch.Tensor, torch.Tensor]] = []
-    first, _, _ = cc.optimized_bound(chain, lo, hi, C, lows, ups, splits, iterations=5,
-                                     keep=keep)
-    warm, _, _ = cc.optimized_bound(chain, lo, hi, C, lows, ups, splits, iterations=5,
-                                    init=keep[0])
-    plain, _, _, _ = cc.output_bound(chain, lo, hi, C, lows, ups, splits)
-    no_beta, _, _ = cc.optimized_bound(chain, lo, hi, C, lows, ups, splits, iterations=5,
-                                       use_beta=False)
-    assert keep[0][0].shape == (1, 3, sum(chain.hidden))
-    assert bool((keep[0][1] >= 0).all()) and bool(((keep[0][0] >= 0) & (keep[0][0] <= 1)).all())
-    assert bool((warm >= plain - 1e-12).all() and (first >= plain - 1e-12).all())
-    assert bool((no_beta >= plain - 1e-12).all())
-    x = lo + (hi - lo) * torch.rand(4000, 2, generator=gen, dtype=torch.float64)
-    ok = torch.ones(x.shape[0], dtype=torch.bool)
-    for z, s in zip(chain.pre_activations(x), splits, strict=True):
-        ok &= ((s == 0) | ((s > 0) & (z >= 0)) | ((s < 0) & (z <= 0))).all(dim=1)
-    vals = chain.forward(x[ok]) @ C.T
-    if vals.shape[0]:
-        assert bool((vals >= warm - 1e-9).all() and (vals >= first - 1e-9).all())
