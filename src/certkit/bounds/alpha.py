@@ -25,10 +25,10 @@ from torch import Tensor
 from .adam import Adam
 from .backward import Context, backsubstitute
 from .coeffs import Dense
-from .crown import _relax, _write, linear_intermediate, output_bounds
+from .crown import linear_intermediate, output_bounds, relax_of, write_at
 from .domain import InputDomain
 from .graph import Graph
-from .relax import Relax, _selected
+from .relax import Relax, selected
 from .result import BoundOptions, Interval
 
 Params = dict[int, Tensor]
@@ -48,7 +48,7 @@ def _stack(lo: Tensor, hi: Tensor, which: str) -> Tensor:
     return torch.cat(([lo] if which != "upper" else []) + ([-hi] if which != "lower" else []), 1)
 
 
-def _with(relax: dict[int, Relax], alphas: Params, betas: Params) -> dict[int, Relax]:
+def with_params(relax: dict[int, Relax], alphas: Params, betas: Params) -> dict[int, Relax]:
     """The relaxations with per-row slopes and split multipliers where given."""
     out = dict(relax)
     for i, a in alphas.items():
@@ -58,7 +58,7 @@ def _with(relax: dict[int, Relax], alphas: Params, betas: Params) -> dict[int, R
     return out
 
 
-class _Stage:
+class Stage:
     """Adam on slopes (projected onto [0, 1]) and multipliers (onto >= 0), best per row."""
 
     def __init__(self, graph: Graph, domain: InputDomain, rows: Tensor,
@@ -77,7 +77,7 @@ class _Stage:
                      decay=options.alpha_lr_decay)
         for _ in range(iterations):
             with torch.enable_grad():
-                ctx = Context(self.graph, self.domain, _with(self.fixed, a_now, b_now))
+                ctx = Context(self.graph, self.domain, with_params(self.fixed, a_now, b_now))
                 lb = backsubstitute(ctx, self.start, Dense(self.rows))
                 grads = torch.autograd.grad(-lb.sum(), params, allow_unused=True)
             with torch.no_grad():
@@ -110,7 +110,7 @@ def alpha_crown(graph: Graph, domain: InputDomain, C: Tensor | None, which: str,
     r = rows.shape[1]
     crown_rows = _stack(crown_lo, crown_hi, which)
     fixed = {i: rx.detached() for i, rx in relax.items()}
-    stage = _Stage(graph, domain.detached(), rows.detach(), fixed)
+    stage = Stage(graph, domain.detached(), rows.detach(), fixed)
     alphas = {i: rx.initial_alpha_rows(r).detach() for i, rx in relax.items()
               if bool(rx.unstable.any())}
     best: tuple[Tensor, Params, Params] = (crown_rows.detach(), alphas, {})
@@ -124,7 +124,7 @@ def alpha_crown(graph: Graph, domain: InputDomain, C: Tensor | None, which: str,
                          options)
         ran = True
     if ran:
-        final = Context(graph, domain, _with(relax, best[1], best[2]))
+        final = Context(graph, domain, with_params(relax, best[1], best[2]))
         lbs = torch.maximum(backsubstitute(final, graph.output, Dense(rows)), crown_rows)
     else:
         lbs = crown_rows
@@ -151,10 +151,10 @@ def alpha_intermediate(graph: Graph, domain: InputDomain, bounds: dict[int, Inte
         if stop is not None and stop():
             break
         pre = graph.nodes[relus[k]].inputs[0]
-        relax = {r: _relax(domain, bounds, graph.nodes[r].inputs[0]) for r in relus[:k]}
+        relax = {r: relax_of(domain, bounds, graph.nodes[r].inputs[0]) for r in relus[:k]}
         lo, hi = bounds[pre]
         b = lo.shape[0]
-        order, valid = _selected(((lo < 0) & (hi > 0)).reshape(b, -1))
+        order, valid = selected(((lo < 0) & (hi > 0)).reshape(b, -1))
         u = order.shape[1]
         alphas = {r: rx.initial_alpha_rows(2 * u) for r, rx in relax.items()
                   if bool(rx.unstable.any())}
@@ -165,7 +165,7 @@ def alpha_intermediate(graph: Graph, domain: InputDomain, bounds: dict[int, Inte
         rows.scatter_(2, torch.cat([order, order], 1).unsqueeze(2),
                       torch.cat([one, -one], 1).unsqueeze(2))
         rows = rows.view(b, 2 * u, *lo.shape[1:])
-        stage = _Stage(graph, domain, rows, relax, start=pre)
+        stage = Stage(graph, domain, rows, relax, start=pre)
         with torch.no_grad():
             first = backsubstitute(Context(graph, domain, relax), pre, Dense(rows))
             best, _, _ = stage.run(alphas, {}, (first, alphas, {}), options.alpha_iterations,
@@ -173,6 +173,6 @@ def alpha_intermediate(graph: Graph, domain: InputDomain, bounds: dict[int, Inte
         lf, hf = lo.reshape(b, -1), hi.reshape(b, -1)
         new_lo = torch.maximum(lf.gather(1, order), best[:, :u])
         new_hi = torch.minimum(hf.gather(1, order), -best[:, u:])
-        bounds[pre] = (_write(lf, order, valid, new_lo).view_as(lo),
-                       _write(hf, order, valid, new_hi).view_as(hi))
+        bounds[pre] = (write_at(lf, order, valid, new_lo).view_as(lo),
+                       write_at(hf, order, valid, new_hi).view_as(hi))
     return bounds

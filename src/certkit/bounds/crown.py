@@ -26,10 +26,10 @@ from .result import Interval
 def relaxations(graph: Graph, bounds: dict[int, Interval],
                 domain: InputDomain) -> dict[int, Relax]:
     """CROWN relaxations of every ReLU from the bounds of its input (and its splits)."""
-    return {i: _relax(domain, bounds, graph.nodes[i].inputs[0]) for i in graph.relu_nodes}
+    return {i: relax_of(domain, bounds, graph.nodes[i].inputs[0]) for i in graph.relu_nodes}
 
 
-def _relax(domain: InputDomain, bounds: dict[int, Interval], pre: int) -> Relax:
+def relax_of(domain: InputDomain, bounds: dict[int, Interval], pre: int) -> Relax:
     """The relaxation of the ReLU fed by node ``pre``."""
     return relu_relax(*bounds[pre], domain.split(pre))
 
@@ -54,7 +54,7 @@ def _checkpoints(graph: Graph, start: int) -> list[int]:
     return out
 
 
-def _write(dst: Tensor, slot: Tensor, live: Tensor, val: Tensor) -> Tensor:
+def write_at(dst: Tensor, slot: Tensor, live: Tensor, val: Tensor) -> Tensor:
     """``dst[b, slot[b, k]] = val[b, k]`` where ``live``; other entries unchanged."""
     n = dst.shape[1]
     target = torch.where(live, slot, torch.full_like(slot, n))
@@ -91,7 +91,7 @@ def _staged(ctx: Context, bounds: dict[int, Interval], start: int, idx: Tensor, 
         part = part if bias is None else part + bias
         cur = part.shape[1] // 2
         plo, phi = part[:, :cur], -part[:, cur:]
-        res_lo, res_hi = _write(res_lo, slot, live, plo), _write(res_hi, slot, live, phi)
+        res_lo, res_hi = write_at(res_lo, slot, live, plo), write_at(res_hi, slot, live, phi)
         if stop == 0:
             break
         keep = live & (plo < 0) & (phi > 0)
@@ -109,7 +109,7 @@ def _staged(ctx: Context, bounds: dict[int, Interval], start: int, idx: Tensor, 
     return res_lo, res_hi
 
 
-def _tighten(ctx: Context, bounds: dict[int, Interval], i: int, lo: Tensor, hi: Tensor,
+def tighten(ctx: Context, bounds: dict[int, Interval], i: int, lo: Tensor, hi: Tensor,
              mask: Tensor, budget: int, early: bool) -> Interval:
     """Back-substitute the neurons of node ``i`` selected by ``mask``; intersect the bounds."""
     b = lo.shape[0]
@@ -141,8 +141,8 @@ def _tighten(ctx: Context, bounds: dict[int, Interval], i: int, lo: Tensor, hi: 
     lf, hf = lo.reshape(b, -1), hi.reshape(b, -1)
     new_lo = torch.maximum(lf.gather(1, order), new_lo)
     new_hi = torch.minimum(hf.gather(1, order), new_hi)
-    lf = _write(lf, order, valid, new_lo)
-    hf = _write(hf, order, valid, new_hi)
+    lf = write_at(lf, order, valid, new_lo)
+    hf = write_at(hf, order, valid, new_hi)
     return lf.view_as(lo), hf.view_as(hi)
 
 
@@ -195,7 +195,7 @@ def crown_intermediate(graph: Graph, domain: InputDomain, *, budget: int = 1 << 
         else:
             bounds[i] = domain.clamp(i, *node.op.interval(*(bounds[j] for j in node.inputs)))
         if node.op.kind == "relu":
-            relax[i] = _relax(domain, bounds, first)
+            relax[i] = relax_of(domain, bounds, first)
     return bounds, relax
 
 
@@ -225,7 +225,7 @@ def linear_intermediate(graph: Graph, domain: InputDomain, *, full: bool = False
             bounds[i] = domain.clamp(i, *given[i])
             box[i] = exact[i] = False
             if node.op.kind == "relu":
-                relax[i] = _relax(domain, bounds, first)
+                relax[i] = relax_of(domain, bounds, first)
             continue
         lo, hi = node.op.interval(*(bounds[j] for j in node.inputs))
         if i in given:
@@ -236,10 +236,10 @@ def linear_intermediate(graph: Graph, domain: InputDomain, *, full: bool = False
             box[i], exact[i] = False, len(node.inputs) == 1 and box[first]
         if i in pre and not exact[i]:
             mask = torch.ones_like(lo, dtype=torch.bool) if full else (lo < 0) & (hi > 0)
-            lo, hi = _tighten(ctx, bounds, i, lo, hi, mask, budget, early=not full)
+            lo, hi = tighten(ctx, bounds, i, lo, hi, mask, budget, early=not full)
         bounds[i] = domain.clamp(i, lo, hi)
         if node.op.kind == "relu":
-            relax[i] = _relax(domain, bounds, first)
+            relax[i] = relax_of(domain, bounds, first)
     return bounds, relax
 
 

@@ -67,7 +67,7 @@ class Relax:
         so scattering identical values through the padding is harmless.
         """
         if self._index is None:
-            order, valid = _selected(self.unstable.reshape(self.unstable.shape[0], -1))
+            order, valid = selected(self.unstable.reshape(self.unstable.shape[0], -1))
             self._index = (torch.where(valid, order, order[:, :1]), valid)
         return self._index
 
@@ -121,13 +121,13 @@ def relu_relax(lower: Tensor, upper: Tensor, split: Tensor | None = None) -> Rel
     if split is None or not bool((split != 0).any()):
         return Relax(alpha, slope, icpt, unstable, active)
     m = split.reshape(split.shape[0], -1)
-    order, valid = _selected(m != 0)
+    order, valid = selected(m != 0)
     direction = torch.where(valid, -m.gather(1, order).sign(), torch.zeros_like(order))
     return Relax(alpha, slope, icpt, unstable, active, split_index=order,
                  split_dir=direction.to(upper.dtype))
 
 
-def _selected(mask: Tensor) -> tuple[Tensor, Tensor]:
+def selected(mask: Tensor) -> tuple[Tensor, Tensor]:
     """Flat indices of the selected entries of ``mask`` (B, n), first in each row, padded to
     the largest count (B, K), and which of them are real."""
     counts = mask.sum(dim=1)

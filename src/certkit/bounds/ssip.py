@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from .backward import Context
-from .crown import _relax, _tighten
+from .crown import relax_of, tighten
 from .domain import InputDomain
 from .forms import Forms
 from .graph import Graph
@@ -133,7 +133,7 @@ def symbolic_intermediate(graph: Graph, domain: InputDomain,
         i, first = node.index, node.inputs[0]
         depth[i] = max(depth[j] for j in node.inputs) + (node.op.kind == "relu")
         if node.op.kind == "relu":
-            relax[i] = _relax(domain, bounds, first)
+            relax[i] = relax_of(domain, bounds, first)
         f = node.op.forward_linear(*(forms[j] for j in node.inputs), relax=relax.get(i))
         for j in node.inputs:
             uses[j] -= 1
@@ -147,6 +147,6 @@ def symbolic_intermediate(graph: Graph, domain: InputDomain,
         if i in given:
             lo, hi = torch.maximum(lo, given[i][0]), torch.minimum(hi, given[i][1])
         if i in pre and depth[i] >= 2:
-            lo, hi = _tighten(ctx, bounds, i, lo, hi, (lo < 0) & (hi > 0), budget, early=True)
+            lo, hi = tighten(ctx, bounds, i, lo, hi, (lo < 0) & (hi > 0), budget, early=True)
         bounds[i] = domain.clamp(i, lo, hi)
     return bounds, relax

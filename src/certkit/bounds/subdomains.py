@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import CertkitError
-from .alpha import Params, _Stage, _with, alpha_intermediate
+from .alpha import Params, Stage, alpha_intermediate, with_params
 from .backward import Context, backsubstitute_rows
 from .coeffs import Coeffs, Dense, to_dense
 from .crown import linear_intermediate
@@ -169,7 +169,7 @@ class SubdomainBounder:
         alphas, betas = self._packed(relax, m, init)
         if iterations > 0 and (alphas or betas):
             lb = self._pass(domain, relax, rows, alphas, betas)[0]
-            stage = _Stage(self.graph, domain, rows, relax)
+            stage = Stage(self.graph, domain, rows, relax)
             with torch.no_grad():
                 lb, alphas, betas = stage.run(alphas, betas, (lb, alphas, betas), iterations,
                                               self.options)
@@ -186,7 +186,7 @@ class SubdomainBounder:
               alphas: Params, betas: Params, record: bool = False
               ) -> tuple[Tensor, Coeffs, dict[int, Coeffs]]:
         keep: dict[int, Coeffs] | None = dict.fromkeys(self.relus) if record else None
-        ctx = Context(self.graph, domain, _with(relax, alphas, betas))
+        ctx = Context(self.graph, domain, with_params(relax, alphas, betas))
         with torch.no_grad():
             lb, inputs = backsubstitute_rows(ctx, self.graph.output, Dense(rows), keep)
         return lb, inputs, keep or {}

@@ -29,7 +29,7 @@ class Chain:
 
     A layer's linear part is its dense matrix ``W_k`` (n_k, n_{k-1}) or, for a convolution,
     a :class:`~.conv_map.ConvMap` whose dense matrix is built only when asked for
-    (:attr:`weights`: the MILP needs it, back-substitution does not).
+    (:attr:`weights`: the MILP needs it, the bound engine works on :meth:`module`).
     """
 
     def __init__(self, weights: list[Tensor | ConvMap], biases: list[Tensor]) -> None:
@@ -37,7 +37,6 @@ class Chain:
         self.biases = biases
         self._dense: list[Tensor | None] = [None if isinstance(w, ConvMap) else w
                                             for w in self.maps]
-        self._abs: list[Tensor | None] = [None] * len(self.maps)  # |W_k|, dense layers
 
     @property
     def weights(self) -> list[Tensor]:
@@ -62,20 +61,6 @@ class Chain:
         """``x W_k^T`` for rows ``x`` (..., n_{k-1}) (no bias)."""
         m = self.maps[k]
         return m.apply(x) if isinstance(m, ConvMap) else x @ m.T
-
-    def lin_abs(self, k: int, x: Tensor) -> Tensor:
-        """``x |W_k|^T``."""
-        m = self.maps[k]
-        if isinstance(m, ConvMap):
-            return m.apply_abs(x)  # (the kernel's abs is a few hundred entries)
-        if self._abs[k] is None:
-            self._abs[k] = m.abs().T
-        return x @ self._abs[k]
-
-    def back(self, k: int, lam: Tensor) -> Tensor:
-        """``lam W_k`` for rows ``lam`` (..., n_k): coefficients on layer ``k``'s input."""
-        m = self.maps[k]
-        return m.transpose(lam) if isinstance(m, ConvMap) else lam @ m
 
     def forward(self, x: Tensor) -> Tensor:
         """Outputs (B, n_out) for flat inputs (B, n_in)."""

@@ -1,12 +1,9 @@
 """A convolution as the linear map of a chain layer, without its dense matrix.
 
 A conv layer's dense matrix is mostly zeros (oval21's first layer: 6.3 million entries,
-98 thousand of them non-zero), and back-substitution multiplies every bound row by it.
-:class:`ConvMap` keeps the kernel instead: ``x -> W x`` is ``conv2d`` and ``lam -> lam W``
-(the transpose) is ``conv_transpose2d``, several times faster than the dense product on
-oval21 (with gradients, as alpha-beta-CROWN's optimisation needs them, also faster than
-a matrix product per position followed by ``fold``: 9.1 against 14.4 ms for 128 rows of
-cifar_base_kw's first layer).
+98 thousand of them non-zero). :class:`ConvMap` keeps the kernel: ``x -> W x`` is
+``conv2d``, :meth:`Chain.module` rebuilds the ``Conv2d`` for the bound engine, and the
+dense matrix is built only for the MILP, which needs every entry.
 """
 
 from __future__ import annotations
@@ -64,24 +61,6 @@ class ConvMap:
     def apply(self, x: Tensor) -> Tensor:
         """``x W^T`` for rows ``x`` (..., n_in)."""
         return self._conv(x, self.weight)
-
-    def apply_abs(self, x: Tensor) -> Tensor:
-        """``x |W|^T`` (the radius of an interval through the map)."""
-        return self._conv(x, self.weight.abs())
-
-    def transpose(self, lam: Tensor) -> Tensor:
-        """``lam W`` for rows ``lam`` (..., n_out): the coefficients on the map's input."""
-        lead = lam.shape[:-1]
-        ci, h, w = self.in_shape
-        kh, kw = self.weight.shape[2:]
-        (_, oh, ow), (sh, sw), (ph, pw), (dh, dw) = (self.out_shape, self.stride, self.padding,
-                                                     self.dilation)
-        extra = (h - ((oh - 1) * sh - 2 * ph + dh * (kh - 1) + 1),  # rows the conv never read
-                 w - ((ow - 1) * sw - 2 * pw + dw * (kw - 1) + 1))
-        out = F.conv_transpose2d(lam.reshape(-1, *self.out_shape), self.weight,
-                                 stride=self.stride, padding=self.padding,
-                                 output_padding=extra, dilation=self.dilation)
-        return out.reshape(*lead, ci * h * w)
 
     def dense(self) -> Tensor:
         """The matrix (n_out, n_in)."""
