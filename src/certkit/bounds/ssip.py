@@ -18,7 +18,7 @@ from .backward import Context
 from .crown import relax_of, tighten
 from .domain import InputDomain
 from .forms import Forms
-from .graph import Graph
+from .graph import Graph, Node
 from .relax import Relax, relu_relax
 from .result import Interval
 
@@ -38,24 +38,38 @@ def _output_rows(f: Forms, C: Tensor | None, lower: bool) -> tuple[Tensor, Tenso
     return w, off.squeeze(1)
 
 
+class _FormStore:
+    """The forward forms of the nodes not yet read by all their consumers (each node's
+    forms are freed after its last reader; the input's are kept)."""
+
+    def __init__(self, graph: Graph, domain: InputDomain) -> None:
+        self.uses: dict[int, int] = {}
+        for node in graph.nodes[1 : graph.output + 1]:
+            for j in node.inputs:
+                self.uses[j] = self.uses.get(j, 0) + 1
+        self.forms: dict[int, Forms] = {0: Forms.identity(domain.lower)}
+
+    def step(self, node: Node, relax: Relax | None) -> Forms:
+        """Node ``node``'s forms from its inputs' (``relax``: its ReLU relaxation)."""
+        assert node.op is not None
+        f = node.op.forward_linear(*(self.forms[j] for j in node.inputs), relax=relax)
+        for j in node.inputs:
+            self.uses[j] -= 1
+            if self.uses[j] == 0 and j != 0:
+                del self.forms[j]
+        self.forms[node.index] = f
+        return f
+
+
 def _chunk(graph: Graph, domain: InputDomain, C: Tensor | None, which: str,
            reference: dict[int, Interval] | None) -> tuple[dict[int, Interval], Interval | None]:
     pre = graph.pre_activations
-    uses: dict[int, int] = {}
-    for node in graph.nodes[1 : graph.output + 1]:
-        for j in node.inputs:
-            uses[j] = uses.get(j, 0) + 1
-    forms: dict[int, Forms] = {0: Forms.identity(domain.lower)}
+    store = _FormStore(graph, domain)
     bounds: dict[int, Interval] = {}
     for node in graph.nodes[1 : graph.output + 1]:
         assert node.op is not None
         relax = relu_relax(*bounds[node.inputs[0]]) if node.op.kind == "relu" else None
-        f = node.op.forward_linear(*(forms[j] for j in node.inputs), relax=relax)
-        for j in node.inputs:
-            uses[j] -= 1
-            if uses[j] == 0 and j != 0:
-                del forms[j]
-        forms[node.index] = f
+        f = store.step(node, relax)
         if node.index in pre:
             lo = domain.forms_bounds(f.wl, lower=True) + f.bl
             hi = domain.forms_bounds(f.wu, lower=False) + f.bu
@@ -65,7 +79,7 @@ def _chunk(graph: Graph, domain: InputDomain, C: Tensor | None, which: str,
             bounds[node.index] = (lo, hi)
     if which == "none":
         return bounds, None
-    f = forms[graph.output]
+    f = store.forms[graph.output]
     b = domain.batch_size
     m = f.bl[0].numel() if C is None else C.shape[1]
     inf = torch.full((b, m), float("inf"), dtype=f.bl.dtype, device=f.bl.device)
@@ -119,11 +133,7 @@ def symbolic_intermediate(graph: Graph, domain: InputDomain,
     """
     given = given or {}
     pre = graph.pre_activations
-    uses: dict[int, int] = {}
-    for node in graph.nodes[1 : graph.output + 1]:
-        for j in node.inputs:
-            uses[j] = uses.get(j, 0) + 1
-    forms: dict[int, Forms] = {0: Forms.identity(domain.lower)}
+    store = _FormStore(graph, domain)
     bounds: dict[int, Interval] = {0: (domain.lower, domain.upper)}
     relax: dict[int, Relax] = {}
     depth = {0: 0}  # ReLUs on the longest path from the input
@@ -134,12 +144,7 @@ def symbolic_intermediate(graph: Graph, domain: InputDomain,
         depth[i] = max(depth[j] for j in node.inputs) + (node.op.kind == "relu")
         if node.op.kind == "relu":
             relax[i] = relax_of(domain, bounds, first)
-        f = node.op.forward_linear(*(forms[j] for j in node.inputs), relax=relax.get(i))
-        for j in node.inputs:
-            uses[j] -= 1
-            if uses[j] == 0 and j != 0:
-                del forms[j]
-        forms[i] = f
+        f = store.step(node, relax.get(i))
         lo, hi = node.op.interval(*(bounds[j] for j in node.inputs))
         if i in pre:
             lo = torch.maximum(lo, domain.forms_bounds(f.wl, lower=True) + f.bl)

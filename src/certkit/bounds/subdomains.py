@@ -200,7 +200,7 @@ class SubdomainBounder:
         for k, r in enumerate(self.relus):
             rx = relax[r]
             idx, _ = rx.unstable_index()
-            if idx.shape[1] and bool(rx.unstable.any()):
+            if idx.shape[1]:  # (padded to the batch's most: 0 only when none is)
                 alphas[r] = (rx.initial_alpha_rows(m).clone() if init is None else
                              init[0][k].gather(2, idx.unsqueeze(1).expand(-1, m, -1)))
             if rx.split_index is not None:

@@ -149,13 +149,12 @@ def _prove(net: OnnxNetwork, spec: RegionSpec, chain: Chain | None, checker: Che
     screener = (Screener(net.module, spec, checker, opts.screen_chunk, opts.seed + 1)
                 if opts.screen_chunk > 0 else None)
     if chain is not None and opts.bounder != "engine":
-        bounder: Bounder = BoxBounder(net.module64, spec.lower, spec.upper,
-                                      opts.alpha_iterations)
-        if opts.leaf_unstable > 0:
+        boxes = BoxBounder(net.module64, spec.lower, spec.upper, opts.alpha_iterations)
+        bounder: Bounder = boxes
+        if opts.leaf_unstable > 0:  # (the leaves use the same engine graph)
             leaf = MilpLeaf(chain, spec, checker, deadline, opts.leaf_unstable,
                             time_limit=opts.leaf_seconds, ramp_seconds=opts.leaf_ramp,
-                            bounder=SubdomainBounder(net.module64, spec.lower[None],
-                                                     spec.upper[None]))
+                            bounder=boxes.engine)
     else:
         bounder = EngineBounder(net.module64, opts.method)
     return "input-bab", input_bab(net.module64, spec, bounder, checker, deadline,
