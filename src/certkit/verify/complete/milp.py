@@ -92,7 +92,7 @@ def encode_layers(chain: Chain, lo: np.ndarray, hi: np.ndarray, lows: list[np.nd
             lb, u = float(zl[i]), float(zu[i])
             if u <= 0:
                 cur.append(-1)
-                if s[i] < 0 and lows[k][i] < 0 < ups[k][i]:  # keep the split constraint
+                if s[i] < 0 and ups[k][i] >= 0:  # the bounds do not imply the split: keep it
                     m.row(cols, w[i][live], -inf, -b[i])
                 continue
             z = m.var(lb, u)
@@ -159,7 +159,8 @@ def _encode_compact(chain: Chain, lo: np.ndarray, hi: np.ndarray, C: np.ndarray,
         post_rows, post_off = np.zeros((w.shape[0], Z.shape[1])), np.zeros(w.shape[0])
         new_cols: list[tuple[int, int]] = []  # (neuron, a column)
         for i in range(w.shape[0]):
-            split_row = s[i] != 0 and lows[k][i] < 0 < ups[k][i]
+            # a split the given bounds do not imply (they may hold it clamped already)
+            split_row = (s[i] < 0 and ups[k][i] >= 0) or (s[i] > 0 and lows[k][i] <= 0)
             if zu[i] <= 0:  # inactive
                 if split_row:
                     m.row(cols, Z[i], -inf, -z0[i])

@@ -4,8 +4,9 @@ The bounds of layer ``k``'s unstable neurons are tightened by optimising each pr
 over the exact mixed-integer program of the layers before it (:func:`.milp.encode_layers`,
 big-M with the bounds refined so far), within a time limit per neuron. A solve stopped by
 its limit still gives a sound bound: HiGHS's dual bound. Layers are refined in order, so a
-layer's program uses its predecessors' refined bounds (fewer binaries, smaller big-Ms);
-the layers after the last refined one are recomputed by CROWN from the refined ones. The
+layer's program uses its predecessors' refined bounds (fewer binaries, smaller big-Ms),
+and after each refined layer the later ones are recomputed by CROWN from the refined ones
+(intersected with what they had), so the next layer starts from tighter bounds. The
 neurons of a layer are refined closest to zero first (the most likely to become stable),
 and each neuron's upper bound before its lower (a non-positive upper bound ends it).
 
@@ -78,7 +79,6 @@ def refine_bounds(chain: Chain, bounder: SubdomainBounder, lows: list[Tensor],
                                          for a, b in zip(lows, ups, strict=True)])
     lo_ = bounder.lower.reshape(-1).double().numpy()
     hi_ = bounder.upper.reshape(-1).double().numpy()
-    done = 0
     for k in range(1, last + 1):
         if deadline.expired():
             break
@@ -112,10 +112,10 @@ def refine_bounds(chain: Chain, bounder: SubdomainBounder, lows: list[Tensor],
             stats.stabilised += int(zl[i] >= 0)
         lows[k] = torch.maximum(lows[k], torch.from_numpy(zl)[None].to(lows[k].dtype))
         ups[k] = torch.minimum(ups[k], torch.from_numpy(zu)[None].to(ups[k].dtype))
-        done = k
-    if done and done < n - 1:  # later layers from the refined ones
-        out = bounder.recompute(list(zip(lows, ups, strict=True)), done)
-        lows, ups = [x for x, _ in out], [x for _, x in out]
+        if k < n - 1:  # later layers from the refined ones (the next one's program starts
+            # from tighter bounds: fewer neurons to solve, smaller big-Ms)
+            out = bounder.recompute(list(zip(lows, ups, strict=True)), k)
+            lows, ups = [x for x, _ in out], [x for _, x in out]
     stats.unstable_after = [int(((a < 0) & (b > 0)).sum()) for a, b in zip(lows, ups,
                                                                             strict=True)]
     return lows, ups, stats

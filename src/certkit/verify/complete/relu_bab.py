@@ -7,8 +7,9 @@ region, which are searched one at a time. A subdomain is a set of split decision
 ``z >= 0`` or ``z <= 0``), bounded by alpha-beta-CROWN warm-started from its parent, with
 the root's intermediate bounds clamped by its splits (with ``refresh``, the default past
 two hidden layers of at most ``REFRESH_NEURONS`` neurons: recomputed under the splits,
-tighter and dearer). A child
-keeps its parent's bound where that is better (it lies in the parent's subdomain).
+tighter and dearer; a child starts from its parent's recomputed bounds, which hold on it,
+and recomputes only the layers after the one it was split in). A child keeps its
+parent's bound where that is better (it lies in the parent's subdomain).
 
 Each round pops a batch of open subdomains (depth first), splits each at the neuron with
 the largest BaBSR-like score ``|lambda_i| * (-u_i l_i) / (u_i - l_i)`` (``lambda_i``: the
@@ -53,8 +54,9 @@ def _scores(res: SubdomainBounds, row: Tensor) -> Tensor:
     return torch.cat(out, 1)
 
 
-# an open batch: splits, branching choices, unstable counts, lower bounds, alphas, betas
-Entry = tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]
+# an open batch: splits, branching choices, unstable counts, lower bounds, alphas, betas,
+# and the ReLU inputs' bounds (N, hidden) each, or (N, 0) when the root's are used
+Entry = tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]
 
 
 def deal(stack: list[Entry], parts: int) -> list[list[Entry]]:
@@ -107,22 +109,44 @@ class ReluBab:
     def _layers(self, flat: Tensor) -> list[Tensor]:
         return list(torch.split(flat, self.sizes, dim=1))
 
-    def _given(self, n: int) -> list[tuple[Tensor, Tensor]]:
-        return [(lo.expand(n, -1), hi.expand(n, -1)) for lo, hi in zip(self.lows, self.ups,
-                                                                        strict=True)]
+    def _given(self, n: int, pre: tuple[Tensor, Tensor] | None = None
+               ) -> list[tuple[Tensor, Tensor]]:
+        """The ReLU inputs' bounds of ``n`` subdomains: ``pre`` (flat, (n, hidden) each,
+        from the domains they were split from) or the root's."""
+        if pre is None or pre[0].shape[1] == 0:
+            return [(lo.expand(n, -1), hi.expand(n, -1))
+                    for lo, hi in zip(self.lows, self.ups, strict=True)]
+        return list(zip(self._layers(pre[0]), self._layers(pre[1]), strict=True))
+
+    def layer_of(self, neuron: Tensor) -> Tensor:
+        """The ReLU layer (index) of each flat neuron index in ``neuron``."""
+        ends = torch.tensor(self.sizes).cumsum(0)
+        return torch.bucketize(neuron, ends, right=True)
+
+    def _refresh_from(self, new: Tensor) -> int | None:
+        """Where to start recomputing intermediate bounds for children whose newest splits
+        are the neurons ``new``: the first of their layers (layers up to a split neuron's do
+        not depend on it), unless that is the last or refresh is off."""
+        if not self.refresh or new.numel() == 0:
+            return None
+        first = int(self.layer_of(new).min())
+        return first if first < len(self.sizes) - 1 else None
 
     def bound(self, splits: Tensor, iterations: int,
-              init: tuple[Tensor, Tensor] | None = None
-              ) -> tuple[Tensor, Tensor, Tensor, Tensor, tuple[Tensor, Tensor]]:
-        """Lower bounds (N, m), candidate inputs, split choices, unstable counts and the
-        optimised (alphas, betas) to warm-start the children with."""
+              init: tuple[Tensor, Tensor] | None = None,
+              pre: tuple[Tensor, Tensor] | None = None, new: Tensor | None = None
+              ) -> tuple[Tensor, Tensor, Tensor, Tensor, tuple[Tensor, Tensor],
+                         tuple[Tensor, Tensor]]:
+        """Lower bounds (N, m), candidate inputs, split choices, unstable counts, the
+        optimised (alphas, betas) to warm-start the children with, and the ReLU inputs'
+        bounds to give them (with refresh; else (N, 0) each).
+
+        ``pre``: the ReLU inputs' bounds of the domains these were split from (valid on
+        them); ``new``: the neuron each was split on last (None: no split yet)."""
         n = splits.shape[0]
         parts = self._layers(splits)
-        split_layers = [j for j, p in enumerate(parts) if bool((p != 0).any())]
-        # layers up to the first split one are unchanged by the splits
-        refresh = (split_layers[0] if self.refresh and split_layers
-                   and split_layers[0] < len(parts) - 1 else None)
-        res = self.bounder.bound(parts, self.C, self._given(n), iterations=iterations,
+        refresh = None if new is None else self._refresh_from(new)
+        res = self.bounder.bound(parts, self.C, self._given(n, pre), iterations=iterations,
                                  refresh_from=refresh, init=self._unflat(init))
         lbm = res.lower - self.d
         row = lbm.argmax(dim=1)
@@ -134,11 +158,17 @@ class ReluBab:
         self.stats["domains"] += n
         choice = score.argmax(dim=1)
         state = (torch.cat(res.state[0], 2), torch.cat(res.state[1], 2))
+        if self.refresh:
+            kept = (torch.cat([lo for lo, _ in res.pre_bounds], 1),
+                    torch.cat([hi for _, hi in res.pre_bounds], 1))
+        else:
+            kept = (splits.new_zeros(n, 0, dtype=lbm.dtype),) * 2
         todo = torch.nonzero(lbm.amax(dim=1) <= 0).flatten()
         if self.candidates > 1 and todo.numel():
             choice[todo] = self.filtered_choice(
-                splits[todo], score[todo], (state[0][todo], state[1][todo]))
-        return lbm, x_star, choice, unstable, state
+                splits[todo], score[todo], (state[0][todo], state[1][todo]),
+                (kept[0][todo], kept[1][todo]))
+        return lbm, x_star, choice, unstable, state, kept
 
     def _unflat(self, state: tuple[Tensor, Tensor] | None) -> State | None:
         if state is None:
@@ -146,22 +176,23 @@ class ReluBab:
         return (list(torch.split(state[0], self.sizes, dim=2)),
                 list(torch.split(state[1], self.sizes, dim=2)))
 
-    def filtered_choice(self, splits: Tensor, score: Tensor,
-                        state: tuple[Tensor, Tensor]) -> Tensor:
+    def filtered_choice(self, splits: Tensor, score: Tensor, state: tuple[Tensor, Tensor],
+                        pre: tuple[Tensor, Tensor]) -> Tensor:
         """Filtered smart branching (FSB, De Palma et al. 2021, as alpha-beta-CROWN's
         ``kfsb``): of the ``candidates`` neurons with the best scores, the one whose worse
         child has the best bound, each child bounded once with the domain's optimised
-        (alphas, betas) and no further optimisation (with ``refresh``, after recomputing
-        its intermediate bounds under the new split)."""
+        (alphas, betas) and bounds ``pre``, no further optimisation (with ``refresh``, after
+        recomputing its intermediate bounds under the new split)."""
         n, k = splits.shape[0], min(self.candidates, splits.shape[1])
         top, cand = score.topk(k, dim=1)  # (n, k)
         kids = torch.cat([_split(splits, cand[:, c]) for c in range(k)])
         idx = torch.arange(n)
         reps = 2 * k
         init = (state[0].repeat(reps, 1, 1), state[1].repeat(reps, 1, 1))
-        res = self.bounder.bound(self._layers(kids), self.C, self._given(reps * n),
-                                 refresh_from=0 if self.refresh and len(self.sizes) > 1
-                                 else None, init=self._unflat(init))
+        given = self._given(reps * n, (pre[0].repeat(reps, 1), pre[1].repeat(reps, 1)))
+        res = self.bounder.bound(self._layers(kids), self.C, given,
+                                 refresh_from=self._refresh_from(cand.flatten()),
+                                 init=self._unflat(init))
         q = (res.lower - self.d).amax(dim=1).view(k, 2, n).amin(dim=1)  # worse child
         q = q.masked_fill((top < 0).T, -float("inf"))  # stable or split: not a candidate
         return cand[idx, q.argmax(dim=0)]
@@ -176,11 +207,14 @@ class ReluBab:
         self.found = self.checker.check(x[hit].numpy(), self.spec.region, limit=4)
         return self.found is not None
 
-    def leaf(self, splits: Tensor, deadline: Deadline) -> str:
-        """Solve one subdomain exactly: ``unsat``, ``sat`` or ``unknown``."""
+    def leaf(self, splits: Tensor, deadline: Deadline,
+             pre: tuple[Tensor, Tensor] | None = None) -> str:
+        """Solve one subdomain exactly: ``unsat``, ``sat`` or ``unknown`` (``pre``: its ReLU
+        inputs' bounds, flat (hidden,) each, or empty for the root's)."""
         self.stats["milp"] += 1
+        given = self._given(1, None if pre is None else (pre[0][None], pre[1][None]))
         res = solve_milp(self.chain, self.lo[0], self.hi[0], self.C, self.d,
-                         [x[0] for x in self.lows], [x[0] for x in self.ups],
+                         [lo[0] for lo, _ in given], [hi[0] for _, hi in given],
                          [s[0] for s in self._layers(splits[None])],
                          time_limit=min(deadline.remaining(), 30.0))
         if res.status == "unsat":
@@ -199,12 +233,12 @@ class ReluBab:
         self.open: list[Entry] = []
         if stack is None:
             root = torch.zeros(1, sum(self.sizes), dtype=torch.int8)
-            lbm, x_star, choice, unstable, state = self.bound(root, 3 * self.iterations)
+            lbm, x_star, choice, unstable, state, kept = self.bound(root, 3 * self.iterations)
             if bool((lbm.amax(dim=1) > 0).all()):
                 return BabOutcome("unsat", stats=self.stats)
             if self.candidate(x_star):
                 return BabOutcome("sat", self.found, self.stats)
-            stack = [(root, choice, unstable, lbm, *state)]
+            stack = [(root, choice, unstable, lbm, *state, *kept)]
         batch, per_child, status = 1, None, "unsat"
         while stack:
             if deadline.expired():
@@ -216,12 +250,12 @@ class ReluBab:
             every = [torch.cat(t) for t in zip(*stack, strict=True)]
             k = min(batch, every[0].shape[0])
             stack = [tuple(t[:-k] for t in every)] if every[0].shape[0] > k else []
-            splits, choice, unstable, parent, alphas, betas = (t[-k:] for t in every)
+            splits, choice, unstable, parent, alphas, betas, plo, phi = (t[-k:] for t in every)
             leaves = unstable <= self.leaf_unstable
             for i in torch.nonzero(leaves).flatten().tolist():
                 if deadline.expired():
                     return BabOutcome("timeout", stats=self.stats)
-                got = self.leaf(splits[i], deadline)
+                got = self.leaf(splits[i], deadline, (plo[i], phi[i]))
                 if got == "sat":
                     return BabOutcome("sat", self.found, self.stats)
                 if got != "unsat":
@@ -230,19 +264,20 @@ class ReluBab:
                         return BabOutcome("timeout", stats=self.stats)
             keep_ = ~leaves
             splits, choice, parent = splits[keep_], choice[keep_], parent[keep_]
-            alphas, betas = alphas[keep_], betas[keep_]
+            alphas, betas, plo, phi = alphas[keep_], betas[keep_], plo[keep_], phi[keep_]
             if splits.shape[0]:
                 kids = _split(splits, choice)
                 init = (alphas.repeat(2, 1, 1), betas.repeat(2, 1, 1))
-                lbm, x_star, choice2, unstable2, (a2, b2) = self.bound(kids, self.iterations,
-                                                                       init)
+                pre = (plo.repeat(2, 1), phi.repeat(2, 1))
+                lbm, x_star, choice2, unstable2, (a2, b2), (l2, u2) = self.bound(
+                    kids, self.iterations, init, pre, choice.repeat(2))
                 lbm = torch.maximum(lbm, parent.repeat(2, 1))  # children lie in the parent
                 if self.candidate(x_star):
                     return BabOutcome("sat", self.found, self.stats)
                 open_ = lbm.amax(dim=1) <= 0
                 if bool(open_.any()):
                     stack.append((kids[open_], choice2[open_], unstable2[open_], lbm[open_],
-                                  a2[open_], b2[open_]))
+                                  a2[open_], b2[open_], l2[open_], u2[open_]))
                 spent = (time.monotonic() - t0) / kids.shape[0]
                 per_child = spent if per_child is None else 0.7 * per_child + 0.3 * spent
                 batch = int(max(1, min(2048, self.round_seconds / max(per_child, 1e-7) / 2)))
