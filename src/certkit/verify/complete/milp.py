@@ -72,6 +72,12 @@ def _side_bounds(lows: np.ndarray, ups: np.ndarray, s: np.ndarray
             np.where(s < 0, np.minimum(ups, 0.0), ups))
 
 
+def _unimplied(s: float, low: float, up: float) -> bool:
+    """Whether the split ``s`` of a neuron with given bounds ``[low, up]`` needs its own
+    constraint: the bounds (perhaps already clamped by the split) do not imply it strictly."""
+    return (s < 0 and up >= 0) or (s > 0 and low <= 0)
+
+
 def encode_layers(chain: Chain, lo: np.ndarray, hi: np.ndarray, lows: list[np.ndarray],
                   ups: list[np.ndarray], splits: list[np.ndarray] | None, relax: bool,
                   layers: int) -> tuple[_Model, list[int]]:
@@ -92,7 +98,7 @@ def encode_layers(chain: Chain, lo: np.ndarray, hi: np.ndarray, lows: list[np.nd
             lb, u = float(zl[i]), float(zu[i])
             if u <= 0:
                 cur.append(-1)
-                if s[i] < 0 and ups[k][i] >= 0:  # the bounds do not imply the split: keep it
+                if s[i] < 0 and _unimplied(s[i], lows[k][i], ups[k][i]):  # keep the split
                     m.row(cols, w[i][live], -inf, -b[i])
                 continue
             z = m.var(lb, u)
@@ -159,8 +165,7 @@ def _encode_compact(chain: Chain, lo: np.ndarray, hi: np.ndarray, C: np.ndarray,
         post_rows, post_off = np.zeros((w.shape[0], Z.shape[1])), np.zeros(w.shape[0])
         new_cols: list[tuple[int, int]] = []  # (neuron, a column)
         for i in range(w.shape[0]):
-            # a split the given bounds do not imply (they may hold it clamped already)
-            split_row = (s[i] < 0 and ups[k][i] >= 0) or (s[i] > 0 and lows[k][i] <= 0)
+            split_row = _unimplied(s[i], lows[k][i], ups[k][i])
             if zu[i] <= 0:  # inactive
                 if split_row:
                     m.row(cols, Z[i], -inf, -z0[i])

@@ -104,6 +104,7 @@ class ReluBab:
         self.refresh = (len(chain.hidden) > 2 and sum(chain.hidden) <= REFRESH_NEURONS
                         if refresh is None else refresh)
         self.sizes = chain.hidden
+        self._ends = torch.tensor(self.sizes).cumsum(0)  # one past each layer's last neuron
         self.stats: dict[str, float] = {"domains": 0, "rounds": 0, "milp": 0}
 
     def _layers(self, flat: Tensor) -> list[Tensor]:
@@ -120,8 +121,7 @@ class ReluBab:
 
     def layer_of(self, neuron: Tensor) -> Tensor:
         """The ReLU layer (index) of each flat neuron index in ``neuron``."""
-        ends = torch.tensor(self.sizes).cumsum(0)
-        return torch.bucketize(neuron, ends, right=True)
+        return torch.bucketize(neuron, self._ends, right=True)
 
     def _refresh_from(self, new: Tensor) -> int | None:
         """Where to start recomputing intermediate bounds for children whose newest splits
