@@ -38,12 +38,34 @@ def test_screen_finds_a_needle_that_gradients_miss(tmp_path: Path) -> None:
 
 
 def test_screener_keeps_sampling_chunk_by_chunk(tmp_path: Path) -> None:
-    """Chunks of 4,096 points: about 0.4 hits per chunk, so some of the first 40 hit."""
+    """Chunks of 4,096 uniform points: about 0.4 hits per chunk, so some of the first 40
+    hit."""
     net, spec, checker = _needle(tmp_path)
-    screener = Screener(net.module, spec, checker, chunk=4096)
+    screener = Screener(net.module, spec, checker, chunk=4096, elite=0, first=4096)
     found = next((f for f in (screener.step() for _ in range(40)) if f is not None), None)
     assert found is not None and found.x[0] > 0.9999
     assert 4096 <= screener.samples <= 40 * 4096
+
+
+def test_search_around_the_best_points_finds_what_uniform_points_miss(tmp_path: Path
+                                                                     ) -> None:
+    """y = |x - c|_1 in [0, 1]^4 is unsafe only where y <= 0.01: an L1 ball of volume
+    (0.02)^4 / 4! ~ 7e-9, so 300,000 uniform points hit it with probability ~ 2e-3. The
+    violation leads towards c, and the search around the lowest points follows it."""
+    c = np.array([0.37, 0.61, 0.23, 0.88])
+    eye = np.eye(4, dtype=np.float32)
+    ws = [np.concatenate([eye, -eye]), np.ones((1, 8), dtype=np.float32)]
+    bs = [np.concatenate([-c, c]).astype(np.float32), np.zeros(1, dtype=np.float32)]
+    net = load_onnx(write_mlp(tmp_path / "l1.onnx", ws, bs))
+    prop = parse_vnnlib(write_property(tmp_path / "p.vnnlib", np.zeros(4), np.ones(4),
+                                       [(np.ones((1, 1)), np.array([0.01]))]))
+    spec, checker = RegionSpec.from_region(prop.regions[0]), Checker(net, prop)
+    for elite, expect in ((0, False), (256, True)):
+        screener = Screener(net.module, spec, checker, chunk=4096, elite=elite, seed=3)
+        found = next((f for f in (screener.step() for _ in range(40)) if f is not None), None)
+        assert (found is not None) == expect
+        if found is not None:
+            assert np.abs(found.x - c).sum() <= 0.01 + 1e-5 and found.y[0] <= 0.01 + 1e-5
 
 
 def test_the_corner_of_the_linear_bound_is_tried(tmp_path: Path) -> None:

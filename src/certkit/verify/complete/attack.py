@@ -57,25 +57,58 @@ def _screen(model: nn.Module, spec: RegionSpec, checker: Checker, deadline: Dead
 
 
 class Screener:
-    """Uniform random points of a region's box, a chunk at a time, checked as
-    counterexamples: input splitting calls :meth:`step` once per round, so a long search
-    keeps sampling (millions of points over a competition timeout) while easy instances,
-    done in a few rounds, barely pay for it."""
+    """Random points of a region's box, a chunk at a time, checked as counterexamples:
+    input splitting calls :meth:`step` once per round, so a long search keeps sampling
+    while easy instances, done in a few rounds, barely pay for it.
+
+    Half of every chunk is uniform in the box; the other half is drawn around the ``elite``
+    points of lowest violation seen so far (Gaussian steps of ``sigma`` times each input's
+    width, clipped to the box; ``sigma`` shrinks by ``decay`` per chunk down to
+    ``min_sigma`` and starts again every ``cycle`` chunks), a cross-entropy search. The
+    first chunk is ``first`` uniform points, so the first elite is a good one. ACAS Xu 1_9
+    property 7 has counterexamples filling about 1e-6 of its box: uniform points need
+    millions to hit one, the search around the best ones finds one within a few chunks."""
 
     def __init__(self, model: nn.Module, spec: RegionSpec, checker: Checker,
-                 chunk: int = 8192, seed: int = 1) -> None:
+                 chunk: int = 8192, seed: int = 1, *, elite: int = 256, sigma: float = 0.1,
+                 decay: float = 0.9, min_sigma: float = 0.005, first: int = 1 << 17,
+                 cycle: int = 64) -> None:
         dtype = next(model.parameters()).dtype
         self.model, self.spec, self.checker, self.chunk = model, spec, checker, chunk
         self.lo, self.hi = spec.lower.to(dtype), spec.upper.to(dtype)
         self.gen = torch.Generator().manual_seed(seed)
         self.samples = 0
+        self.n_elite, self.sigma, self.decay, self.min_sigma = elite, sigma, decay, min_sigma
+        self.sigma0, self.first, self.cycle, self.steps = sigma, max(chunk, first), cycle, 0
+        self.elite_x, self.elite_v = self.lo.new_empty(0, self.lo.numel()), self.lo.new_empty(0)
+
+    def _around_elite(self, n: int) -> torch.Tensor:
+        width = self.hi - self.lo
+        parent = self.elite_x[torch.randint(0, self.elite_x.shape[0], (n,), generator=self.gen)]
+        step = torch.randn(n, self.lo.numel(), generator=self.gen, dtype=self.lo.dtype)
+        x = parent + self.sigma * width * step
+        self.sigma = max(self.min_sigma, self.sigma * self.decay)
+        self.steps += 1
+        if self.steps % self.cycle == 0:  # out of a local minimum: wide steps again
+            self.sigma = self.sigma0
+        return torch.minimum(torch.maximum(x, self.lo), self.hi)
 
     def step(self) -> Counterexample | None:
         """One chunk of points; a confirmed counterexample, if one violates."""
-        x = self.lo + (self.hi - self.lo) * torch.rand(self.chunk, self.lo.numel(),
-                                                       generator=self.gen, dtype=self.lo.dtype)
-        self.samples += self.chunk
-        return check_points(self.model, self.spec, self.checker, x)[0]
+        n_local = self.chunk // 2 if self.elite_x.shape[0] else 0
+        n_uniform = self.chunk - n_local if self.samples else self.first
+        u = torch.rand(n_uniform, self.lo.numel(), generator=self.gen,
+                       dtype=self.lo.dtype)
+        x = self.lo + (self.hi - self.lo) * u
+        if n_local:
+            x = torch.cat([self._around_elite(n_local), x])
+        self.samples += x.shape[0]
+        found, v = check_points(self.model, self.spec, self.checker, x)
+        if found is None and self.n_elite > 0:
+            all_x, all_v = torch.cat([self.elite_x, x]), torch.cat([self.elite_v, v])
+            best = torch.argsort(all_v)[: self.n_elite]
+            self.elite_x, self.elite_v = all_x[best], all_v[best]
+        return found
 
 
 def pgd_attack(model: nn.Module, spec: RegionSpec, checker: Checker, deadline: Deadline, *,
