@@ -36,26 +36,6 @@ def check_points(model: nn.Module, spec: RegionSpec, checker: Checker, x: torch.
     return checker.check(x[hit[torch.argsort(v[hit])]].double().numpy(), spec.region), v
 
 
-def _screen(model: nn.Module, spec: RegionSpec, checker: Checker, deadline: Deadline,
-            lo: torch.Tensor, hi: torch.Tensor, n: int, keep: int,
-            gen: torch.Generator) -> tuple[Counterexample | None, torch.Tensor]:
-    """Evaluate ``n`` uniform points of the box: a confirmed counterexample, or the ``keep``
-    points of lowest violation (of any group)."""
-    batch = max(1, min(n, (1 << 22) // max(1, lo.numel() + 64)))
-    best_x, best_v = lo[:0], lo.new_empty(0)
-    for _ in range(0, n, batch):
-        if deadline.expired():
-            break
-        x = lo + (hi - lo) * torch.rand(batch, lo.numel(), generator=gen, dtype=lo.dtype)
-        found, v = check_points(model, spec, checker, x)
-        if found is not None:
-            return found, best_x
-        best_x, best_v = torch.cat([best_x, x]), torch.cat([best_v, v])
-        order = torch.argsort(best_v)[:keep]
-        best_x, best_v = best_x[order], best_v[order]
-    return None, best_x
-
-
 class Screener:
     """Random points of a region's box, a chunk at a time, checked as counterexamples:
     input splitting calls :meth:`step` once per round, so a long search keeps sampling
@@ -65,14 +45,15 @@ class Screener:
     points of lowest violation seen so far (Gaussian steps of ``sigma`` times each input's
     width, clipped to the box; ``sigma`` shrinks by ``decay`` per chunk down to
     ``min_sigma`` and starts again every ``cycle`` chunks), a cross-entropy search. The
-    first chunk is ``first`` uniform points, so the first elite is a good one. ACAS Xu 1_9
+    elite comes from :meth:`screen` (the attack's screen of 2^17 uniform points), or else
+    from a first chunk of ``first`` uniform points. ACAS Xu 1_9
     property 7 has counterexamples filling about 1e-6 of its box: uniform points need
     millions to hit one, the search around the best ones finds one within a few chunks."""
 
     def __init__(self, model: nn.Module, spec: RegionSpec, checker: Checker,
                  chunk: int = 8192, seed: int = 1, *, elite: int = 256, sigma: float = 0.1,
-                 decay: float = 0.9, min_sigma: float = 0.005, first: int = 1 << 17,
-                 cycle: int = 64) -> None:
+                 decay: float = 0.9, min_sigma: float = 0.005, first: int = 0,
+                 cycle: int = 16) -> None:
         dtype = next(model.parameters()).dtype
         self.model, self.spec, self.checker, self.chunk = model, spec, checker, chunk
         self.lo, self.hi = spec.lower.to(dtype), spec.upper.to(dtype)
@@ -93,15 +74,8 @@ class Screener:
             self.sigma = self.sigma0
         return torch.minimum(torch.maximum(x, self.lo), self.hi)
 
-    def step(self) -> Counterexample | None:
-        """One chunk of points; a confirmed counterexample, if one violates."""
-        n_local = self.chunk // 2 if self.elite_x.shape[0] else 0
-        n_uniform = self.chunk - n_local if self.samples else self.first
-        u = torch.rand(n_uniform, self.lo.numel(), generator=self.gen,
-                       dtype=self.lo.dtype)
-        x = self.lo + (self.hi - self.lo) * u
-        if n_local:
-            x = torch.cat([self._around_elite(n_local), x])
+    def _check(self, x: torch.Tensor) -> Counterexample | None:
+        """Check the points ``x`` and keep the lowest-violation ones as the elite."""
         self.samples += x.shape[0]
         found, v = check_points(self.model, self.spec, self.checker, x)
         if found is None and self.n_elite > 0:
@@ -110,11 +84,40 @@ class Screener:
             self.elite_x, self.elite_v = all_x[best], all_v[best]
         return found
 
+    def _uniform(self, n: int) -> torch.Tensor:
+        u = torch.rand(n, self.lo.numel(), generator=self.gen, dtype=self.lo.dtype)
+        return self.lo + (self.hi - self.lo) * u
+
+    def screen(self, n: int, deadline: Deadline) -> Counterexample | None:
+        """``n`` uniform points, in batches that fit the caches (the attack's screen)."""
+        batch = max(1, min(n, (1 << 22) // max(1, self.lo.numel() + 64)))
+        for _ in range(0, n, batch):
+            if deadline.expired():
+                break
+            found = self._check(self._uniform(batch))
+            if found is not None:
+                return found
+        return None
+
+    def step(self) -> Counterexample | None:
+        """One chunk of points; a confirmed counterexample, if one violates."""
+        if not self.samples:
+            return self._check(self._uniform(self.first))
+        n_local = self.chunk // 2 if self.elite_x.shape[0] else 0
+        x = self._uniform(self.chunk - n_local)
+        if n_local:
+            x = torch.cat([self._around_elite(n_local), x])
+        return self._check(x)
+
 
 def pgd_attack(model: nn.Module, spec: RegionSpec, checker: Checker, deadline: Deadline, *,
                restarts: int = 64, steps: int = 100, rel_step: float = 0.25,
-               screen: int = 1 << 17, seed: int = 0) -> Counterexample | None:
-    """Search the box of ``spec`` for a counterexample; None when none is confirmed."""
+               screen: int = 1 << 17, seed: int = 0, screener: Screener | None = None
+               ) -> Counterexample | None:
+    """Search the box of ``spec`` for a counterexample; None when none is confirmed.
+
+    ``screener`` runs the screen (by default a fresh one) and keeps its lowest points,
+    so the search that input splitting runs later starts from them."""
     dtype = next(model.parameters()).dtype
     lo, hi = spec.lower.to(dtype), spec.upper.to(dtype)
     width = hi - lo
@@ -123,10 +126,13 @@ def pgd_attack(model: nn.Module, spec: RegionSpec, checker: Checker, deadline: D
     x[0] = (lo + hi) / 2
     if screen > 0:
         n_screen = min(screen, max(restarts, (1 << 26) // max(1, lo.numel() * 64)))
-        found, best = _screen(model, spec, checker, deadline, lo, hi, n_screen,
-                              (restarts - 1) // 2, gen)
+        if screener is None:
+            screener = Screener(model, spec, checker, seed=seed + 1,
+                                elite=max(256, (restarts - 1) // 2))
+        found = screener.screen(n_screen, deadline)
         if found is not None:
             return found
+        best = screener.elite_x[: (restarts - 1) // 2].to(dtype)
         x[1:1 + best.shape[0]] = best
     target = torch.arange(restarts) % spec.n_groups
     for t in range(steps):

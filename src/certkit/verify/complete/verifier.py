@@ -90,17 +90,17 @@ class VerifyOptions:
                 raise CertkitError(f"{name} must be in [0, 1), not {getattr(self, name)}")
 
 
-def _attack_all(net: OnnxNetwork, specs: list[RegionSpec], checker: Checker,
-                deadline: Deadline, opts: VerifyOptions) -> Verdict | None:
+def _attack_all(net: OnnxNetwork, specs: list[RegionSpec], screeners: list[Screener],
+                checker: Checker, deadline: Deadline, opts: VerifyOptions) -> Verdict | None:
     share = deadline.fraction(opts.attack_share)
-    for spec in specs:
+    for spec, screener in zip(specs, screeners, strict=True):
         if spec.trivially_unsafe:
             found = checker.check(((spec.lower + spec.upper) / 2).numpy(), spec.region)
         elif opts.attack_steps <= 0 or opts.attack_restarts <= 0:
             found = None
         else:
             found = pgd_attack(net.module, spec, checker, share, restarts=opts.attack_restarts,
-                               steps=opts.attack_steps, seed=opts.seed)
+                               steps=opts.attack_steps, seed=opts.seed, screener=screener)
         if found is not None:
             return Verdict("sat", counterexample=found, method="attack")
     return None
@@ -129,7 +129,8 @@ def _milp(net: OnnxNetwork, chain: Chain, spec: RegionSpec, checker: Checker,
 
 
 def _prove(net: OnnxNetwork, spec: RegionSpec, chain: Chain | None, checker: Checker,
-           deadline: Deadline, opts: VerifyOptions) -> tuple[str, BabOutcome]:
+           deadline: Deadline, opts: VerifyOptions, screener: Screener
+           ) -> tuple[str, BabOutcome]:
     strategy = opts.strategy
     if strategy == "auto":
         strategy = "input" if net.n_inputs <= opts.input_split_max or chain is None else "relu"
@@ -146,8 +147,6 @@ def _prove(net: OnnxNetwork, spec: RegionSpec, chain: Chain | None, checker: Che
                                     refine_share=opts.refine_share,
                                     refine_after=opts.refine_after)
     leaf = None
-    screener = (Screener(net.module, spec, checker, opts.screen_chunk, opts.seed + 1)
-                if opts.screen_chunk > 0 else None)
     if chain is not None and opts.bounder != "engine":
         boxes = BoxBounder(net.module64, spec.lower, spec.upper, opts.alpha_iterations)
         bounder: Bounder = boxes
@@ -159,7 +158,7 @@ def _prove(net: OnnxNetwork, spec: RegionSpec, chain: Chain | None, checker: Che
         bounder = EngineBounder(net.module64, opts.method)
     return "input-bab", input_bab(net.module64, spec, bounder, checker, deadline,
                                   lookahead=opts.lookahead, round_seconds=opts.round_seconds,
-                                  leaf=leaf, screener=screener)
+                                  leaf=leaf, screener=screener if opts.screen_chunk > 0 else None)
 
 
 def verify(net: OnnxNetwork, prop: VnnProperty, *, timeout: float | None = None,
@@ -189,7 +188,10 @@ def _verify(net: OnnxNetwork, prop: VnnProperty, deadline: Deadline,
     specs = [RegionSpec.from_region(r) for r in prop.regions]
     if not specs:
         return Verdict("unsat", deadline.elapsed(), method="empty input set")
-    found = _attack_all(net, specs, checker, deadline, opts)
+    # one random search per region: the attack's screen seeds the one input splitting runs
+    screeners = [Screener(net.module, spec, checker, max(1, opts.screen_chunk), opts.seed + 1)
+                 for spec in specs]
+    found = _attack_all(net, specs, screeners, checker, deadline, opts)
     if found is not None:
         found.seconds = deadline.elapsed()
         return found
@@ -197,8 +199,8 @@ def _verify(net: OnnxNetwork, prop: VnnProperty, deadline: Deadline,
         extract_chain(net.module64, net.n_inputs)
     stats: dict[str, float] = {}
     status, method = "unsat", ""
-    for spec in specs:
-        method, out = _prove(net, spec, chain, checker, deadline, opts)
+    for spec, screener in zip(specs, screeners, strict=True):
+        method, out = _prove(net, spec, chain, checker, deadline, opts, screener)
         merge_stats(stats, out.stats)
         if out.status in ("sat", "timeout"):
             return Verdict(out.status, deadline.elapsed(), out.counterexample, method,
