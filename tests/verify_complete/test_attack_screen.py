@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 from vc_helpers import write_mlp, write_property
 
 from certkit.io import parse_vnnlib
@@ -90,3 +91,25 @@ def test_the_corner_of_the_linear_bound_is_tried(tmp_path: Path) -> None:
                                     bounder.coefficients)
     assert found is not None
     assert np.allclose(found.x, [0.1, 0.1])
+
+
+def test_the_attacks_screen_seeds_the_screeners_elite(tmp_path: Path) -> None:
+    """On a safe region the attack hands its screen's lowest points to the screener: 256
+    points of the box, their true violations, in ascending order, none below any other
+    screened point's (no second screen is drawn by the first step)."""
+    ws = [np.eye(2, dtype=np.float32), np.ones((1, 2), dtype=np.float32)]
+    bs = [np.zeros(2, dtype=np.float32), np.zeros(1, dtype=np.float32)]
+    net = load_onnx(write_mlp(tmp_path / "n.onnx", ws, bs))
+    prop = parse_vnnlib(write_property(tmp_path / "p.vnnlib", np.full(2, 0.1), np.ones(2),
+                                       [(np.ones((1, 1)), np.array([0.1]))]))
+    spec, checker = RegionSpec.from_region(prop.regions[0]), Checker(net, prop)
+    screener = Screener(net.module, spec, checker, chunk=4096)
+    assert pgd_attack(net.module, spec, checker, Deadline(30), screen=4096,
+                      screener=screener) is None
+    x, v = screener.elite_x, screener.elite_v
+    assert x.shape == (256, 2) and screener.samples == 4096
+    assert bool(((x >= 0.1) & (x <= 1)).all()) and bool((v[1:] >= v[:-1]).all())
+    assert torch.allclose(v, spec.violation(net.module(x)).amin(dim=1))
+    assert float(v[-1]) < 0.5  # the lowest 1/16 of the points: y - 0.1 below about 0.42
+    screener.step()
+    assert screener.samples == 2 * 4096
