@@ -46,9 +46,9 @@ class Screener:
     width, clipped to the box; ``sigma`` shrinks by ``decay`` per chunk down to
     ``min_sigma`` and starts again every ``cycle`` chunks), a cross-entropy search. The
     elite comes from :meth:`screen` (the attack's screen of 2^17 uniform points), or else
-    from a first chunk of ``first`` uniform points. ACAS Xu 1_9
-    property 7 has counterexamples filling about 1e-6 of its box: uniform points need
-    millions to hit one, the search around the best ones finds one within a few chunks."""
+    from a first chunk of ``first`` uniform points. ACAS Xu 1_9 property 7 has
+    counterexamples filling about 1e-6 of its box: uniform points need millions to hit one,
+    the search around the best ones finds one within a few chunks."""
 
     def __init__(self, model: nn.Module, spec: RegionSpec, checker: Checker,
                  chunk: int = 8192, seed: int = 1, *, elite: int = 256, sigma: float = 0.1,
@@ -117,7 +117,8 @@ def pgd_attack(model: nn.Module, spec: RegionSpec, checker: Checker, deadline: D
     """Search the box of ``spec`` for a counterexample; None when none is confirmed.
 
     ``screener`` runs the screen (by default a fresh one) and keeps its lowest points,
-    so the search that input splitting runs later starts from them."""
+    so the search that input splitting runs later starts from them; half the restarts
+    start from the best of them (at most its ``elite`` size)."""
     dtype = next(model.parameters()).dtype
     lo, hi = spec.lower.to(dtype), spec.upper.to(dtype)
     width = hi - lo

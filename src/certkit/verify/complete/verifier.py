@@ -189,8 +189,9 @@ def _verify(net: OnnxNetwork, prop: VnnProperty, deadline: Deadline,
     if not specs:
         return Verdict("unsat", deadline.elapsed(), method="empty input set")
     # one random search per region: the attack's screen seeds the one input splitting runs
-    screeners = [Screener(net.module, spec, checker, max(1, opts.screen_chunk), opts.seed + 1)
-                 for spec in specs]
+    elite = max(256, (opts.attack_restarts - 1) // 2)  # the screen's share of PGD starts
+    screeners = [Screener(net.module, spec, checker, max(1, opts.screen_chunk), opts.seed + 1,
+                          elite=elite) for spec in specs]
     found = _attack_all(net, specs, screeners, checker, deadline, opts)
     if found is not None:
         found.seconds = deadline.elapsed()
