@@ -42,7 +42,7 @@ def test_screener_keeps_sampling_chunk_by_chunk(tmp_path: Path) -> None:
     """Chunks of 4,096 uniform points: about 0.4 hits per chunk, so some of the first 40
     hit."""
     net, spec, checker = _needle(tmp_path)
-    screener = Screener(net.module, spec, checker, chunk=4096, elite=0, first=4096)
+    screener = Screener(net.module, spec, checker, chunk=4096, elite=0)
     found = next((f for f in (screener.step() for _ in range(40)) if f is not None), None)
     assert found is not None and found.x[0] > 0.9999
     assert 4096 <= screener.samples <= 40 * 4096

@@ -46,21 +46,20 @@ class Screener:
     width, clipped to the box; ``sigma`` shrinks by ``decay`` per chunk down to
     ``min_sigma`` and starts again every ``cycle`` chunks), a cross-entropy search. The
     elite comes from :meth:`screen` (the attack's screen of 2^17 uniform points), or else
-    from a first chunk of ``first`` uniform points. ACAS Xu 1_9 property 7 has
+    from the first chunk, all uniform. ACAS Xu 1_9 property 7 has
     counterexamples filling about 1e-6 of its box: uniform points need millions to hit one,
     the search around the best ones finds one within a few chunks."""
 
     def __init__(self, model: nn.Module, spec: RegionSpec, checker: Checker,
                  chunk: int = 8192, seed: int = 1, *, elite: int = 256, sigma: float = 0.1,
-                 decay: float = 0.9, min_sigma: float = 0.005, first: int = 0,
-                 cycle: int = 16) -> None:
+                 decay: float = 0.9, min_sigma: float = 0.005, cycle: int = 16) -> None:
         dtype = next(model.parameters()).dtype
         self.model, self.spec, self.checker, self.chunk = model, spec, checker, chunk
         self.lo, self.hi = spec.lower.to(dtype), spec.upper.to(dtype)
         self.gen = torch.Generator().manual_seed(seed)
         self.samples = 0
         self.n_elite, self.sigma, self.decay, self.min_sigma = elite, sigma, decay, min_sigma
-        self.sigma0, self.first, self.cycle, self.steps = sigma, max(chunk, first), cycle, 0
+        self.sigma0, self.cycle, self.steps = sigma, cycle, 0
         self.elite_x, self.elite_v = self.lo.new_empty(0, self.lo.numel()), self.lo.new_empty(0)
 
     def _around_elite(self, n: int) -> torch.Tensor:
@@ -101,8 +100,6 @@ class Screener:
 
     def step(self) -> Counterexample | None:
         """One chunk of points; a confirmed counterexample, if one violates."""
-        if not self.samples:
-            return self._check(self._uniform(self.first))
         n_local = self.chunk // 2 if self.elite_x.shape[0] else 0
         x = self._uniform(self.chunk - n_local)
         if n_local:
